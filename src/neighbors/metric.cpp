@@ -1,0 +1,21 @@
+#include "spatialembed/neighbors/metric.hpp"
+
+#include "spatialembed/common/error.hpp"
+
+namespace spatialembed {
+
+Metric parse_metric(const std::string& name) {
+  if (name == "euclidean") return Metric::euclidean;
+  if (name == "cosine") return Metric::cosine;
+  detail::raise<InvalidArgument>("metric must be one of 'euclidean', 'cosine', got '{}'", name);
+}
+
+const char* to_string(Metric metric) {
+  switch (metric) {
+    case Metric::euclidean: return "euclidean";
+    case Metric::cosine: return "cosine";
+  }
+  return "unknown";
+}
+
+}  // namespace spatialembed

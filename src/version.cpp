@@ -1,0 +1,7 @@
+#include "spatialembed/version.hpp"
+
+namespace spatialembed {
+
+const char* version() { return SPATIALEMBED_VERSION_STRING; }
+
+}  // namespace spatialembed

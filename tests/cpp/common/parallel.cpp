@@ -1,0 +1,38 @@
+#include "spatialembed/common/parallel.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include "spatialembed/common/error.hpp"
+
+using namespace spatialembed;
+
+TEST_CASE("parallel_for visits every index exactly once", "[common][parallel]") {
+  for (int threads : {1, 2, 3, 0}) {
+    for (std::size_t n : {0u, 1u, 7u, 1000u}) {
+      std::vector<std::atomic<int>> hits(n);
+      parallel_for(n, threads, [&](std::size_t i) { hits[i].fetch_add(1); }, 5);
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(hits[i].load() == 1);
+    }
+  }
+}
+
+TEST_CASE("parallel_for re-throws a worker's exception on the caller's thread", "[common][parallel]") {
+  std::atomic<int> calls{0};
+  auto run = [&] {
+    parallel_for(10000, 2, [&](std::size_t i) {
+      calls.fetch_add(1);
+      SPATIALEMBED_CHECK(i != 777, InvalidArgument, "bad index {}", i);
+    }, 1);
+  };
+  CHECK_THROWS_WITH(run(), "bad index 777");
+  CHECK(calls.load() < 10000);  // the other workers stopped early
+}
+
+TEST_CASE("resolve_num_threads maps 0 to the hardware count", "[common][parallel]") {
+  CHECK(resolve_num_threads(3) == 3);
+  CHECK(resolve_num_threads(0) >= 1);
+}
