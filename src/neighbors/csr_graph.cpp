@@ -27,7 +27,7 @@ void CsrGraph::validate() const {
       SPATIALEMBED_CHECK(j >= 0 && static_cast<std::size_t>(j) < n, InvalidArgument,
                          "graph indices[{}] = {} in row {} is outside [0, {})", e, j, i, n);
       SPATIALEMBED_CHECK(last_row[j] != i, InvalidArgument,
-                         "graph row {} stores column {} twice (sum duplicates first)", i, j);
+                         "graph row {} stores column {} twice", i, j);
       last_row[j] = i;
       SPATIALEMBED_CHECK(std::isfinite(distances[e]) && distances[e] >= 0, InvalidArgument,
                          "graph distances[{}] = {} (row {}, column {}) must be finite and >= 0", e,

@@ -1,0 +1,50 @@
+#include "common.hpp"
+
+#include "spatialembed/common/error.hpp"
+
+namespace spatialembed::bindings {
+
+ConstMatrixF matrix_view(const CArray<float>& X, const char* name) {
+  SPATIALEMBED_CHECK(X.ndim() == 2, InvalidArgument, "{} must be a 2-D array (n_samples, n_features), got {} dimension(s)",
+                     name, X.ndim());
+  return ConstMatrixF(X.data(), static_cast<std::size_t>(X.shape(0)), static_cast<std::size_t>(X.shape(1)));
+}
+
+VectorView<const double> optional_vector(const std::optional<CArray<double>>& values, const char* name) {
+  if (!values) return {};
+  SPATIALEMBED_CHECK(values->ndim() == 1, InvalidArgument, "{} must be a 1-D array, got {} dimension(s)", name,
+                     values->ndim());
+  return VectorView<const double>(values->data(), static_cast<std::size_t>(values->shape(0)));
+}
+
+ProgressCallback interrupt_check() {
+  return [](std::size_t, std::size_t) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      return false;
+    }
+    return true;
+  };
+}
+
+void register_errors(py::module_& m) {
+  // Python's own exception types, so user code catches ValueError / OSError as usual.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const FormatError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const IOError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+    } catch (const Cancelled& e) {
+      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    }
+  });
+  // Any other spatialembed::Error derives from std::runtime_error, which pybind11 maps to RuntimeError.
+  (void)m;
+}
+
+}  // namespace spatialembed::bindings

@@ -1,0 +1,42 @@
+#pragma once
+// Helpers shared by the binding files: NumPy conversion without copies, progress bridge.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "spatialembed/common/matrix_view.hpp"
+#include "spatialembed/common/progress.hpp"
+
+namespace spatialembed::bindings {
+
+namespace py = pybind11;
+
+/// C-contiguous array of T; NumPy converts other dtypes and strides before the call.
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+/// Hands a std::vector's buffer to NumPy without copying: the array owns the vector.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& values) {
+  auto* owner = new std::vector<T>(std::move(values));
+  py::capsule free_owner(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(static_cast<py::ssize_t>(owner->size()), owner->data(), free_owner);
+}
+
+/// A read-only row-major view of a 2-D float32 array; throws ValueError for other shapes.
+ConstMatrixF matrix_view(const CArray<float>& X, const char* name);
+
+/// A view of an optional 1-D float64 array (empty when None).
+VectorView<const double> optional_vector(const std::optional<CArray<double>>& values, const char* name);
+
+/// A progress callback that only checks for Ctrl-C (the call then raises KeyboardInterrupt).
+/// For calls made with the GIL released.
+ProgressCallback interrupt_check();
+
+void register_errors(py::module_& m);
+
+}  // namespace spatialembed::bindings

@@ -1,0 +1,20 @@
+// The compiled module spatialembed._core; the public Python API lives in python/spatialembed.
+
+#include <pybind11/pybind11.h>
+
+#include "common.hpp"
+#include "spatialembed/version.hpp"
+
+namespace spatialembed::bindings {
+void bind_neighbors(py::module_& m);
+void bind_cluster(py::module_& m);
+}  // namespace spatialembed::bindings
+
+PYBIND11_MODULE(_core, m) {
+  namespace sb = spatialembed::bindings;
+  m.doc() = "spatialembed's C++ core; use the estimators in the spatialembed package.";
+  m.attr("__version__") = spatialembed::version();
+  sb::register_errors(m);
+  sb::bind_neighbors(m);
+  sb::bind_cluster(m);
+}
