@@ -97,6 +97,10 @@ class GridDbscan {
     result.algorithm = DbscanAlgorithm::grid;
     result.core_sample_mask.assign(n, 0);
     cell_has_core_.assign(cells, 0);
+    cell_weight_.assign(cells, 0.0);
+    parallel_for(cells, num_threads, [&](std::size_t c) {
+      for (const auto p : grid_.cell_points(c)) cell_weight_[c] += w_[p];
+    }, 256);
     parallel_for(cells, num_threads, [&](std::size_t c) { mark_core(c, result.core_sample_mask); }, 16);
     phases.done(1);
 
@@ -128,15 +132,9 @@ class GridDbscan {
     return out;
   }
 
-  double cell_weight(std::size_t c) const {
-    double sum = 0.0;
-    for (const auto p : grid_.cell_points(c)) sum += w_[p];
-    return sum;
-  }
-
   void mark_core(std::size_t c, std::vector<std::uint8_t>& core) {
     const auto points = grid_.cell_points(c);
-    const double own = cell_weight(c);
+    const double own = cell_weight_[c];
     if (w_.can_stop_early() && own >= min_samples_) {
       for (const auto p : points) core[p] = 1;
       cell_has_core_[c] = 1;
@@ -148,6 +146,12 @@ class GridDbscan {
       for (const auto c2 : neighbors) {
         if (c2 == c) continue;
         if (w_.can_stop_early() && count >= min_samples_) break;
+        const auto reach = grid_.reach(space_.point(p), c2);
+        if (reach.near > r2_) continue;
+        if (reach.far <= r2_) {
+          count += cell_weight_[c2];
+          continue;
+        }
         for (const auto q : grid_.cell_points(c2)) {
           if (squared_distance(space_.point(p), space_.point(q), space_.dim()) <= r2_) count += w_[q];
         }
@@ -159,12 +163,20 @@ class GridDbscan {
     }
   }
 
+  // Whether core point p has a core point of cell c within eps (c must hold core points).
+  bool reaches_core_of(std::uint32_t p, std::size_t c, const std::vector<std::uint8_t>& core) const {
+    const auto reach = grid_.reach(space_.point(p), c);
+    if (reach.near > r2_) return false;
+    if (reach.far <= r2_) return true;
+    for (const auto q : grid_.cell_points(c)) {
+      if (core[q] && squared_distance(space_.point(p), space_.point(q), space_.dim()) <= r2_) return true;
+    }
+    return false;
+  }
+
   bool core_pair_within_eps(std::size_t a, std::size_t b, const std::vector<std::uint8_t>& core) const {
     for (const auto p : grid_.cell_points(a)) {
-      if (!core[p]) continue;
-      for (const auto q : grid_.cell_points(b)) {
-        if (core[q] && squared_distance(space_.point(p), space_.point(q), space_.dim()) <= r2_) return true;
-      }
+      if (core[p] && reaches_core_of(p, b, core)) return true;
     }
     return false;
   }
@@ -197,13 +209,7 @@ class GridDbscan {
     for (const auto p : points) {
       if (result.core_sample_mask[p]) continue;
       for (const auto c2 : neighbors) {
-        const bool hit = c2 == c || std::any_of(grid_.cell_points(c2).begin(), grid_.cell_points(c2).end(),
-                                                [&](std::uint32_t q) {
-                                                  return result.core_sample_mask[q] &&
-                                                         squared_distance(space_.point(p), space_.point(q),
-                                                                          space_.dim()) <= r2_;
-                                                });
-        if (hit) {
+        if (c2 == c || reaches_core_of(p, c2, result.core_sample_mask)) {
           result.labels[p] = cell_cluster_[c2];
           break;
         }
@@ -216,6 +222,7 @@ class GridDbscan {
   double min_samples_;
   const Weights& w_;
   GridIndex grid_;
+  std::vector<double> cell_weight_;
   std::vector<std::uint8_t> cell_has_core_;
   std::vector<std::int32_t> cell_cluster_;
 };

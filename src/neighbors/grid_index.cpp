@@ -53,14 +53,15 @@ bool GridIndex::fits(const SearchSpace& space, double squared_radius) {
   return true;
 }
 
-GridIndex::GridIndex(const SearchSpace& space, double squared_radius) : dim_(space.dim()) {
+GridIndex::GridIndex(const SearchSpace& space, double squared_radius)
+    : dim_(space.dim()), side_(cell_side(space.dim(), squared_radius)), lo_(lower_corner(space)) {
   SPATIALEMBED_CHECK(fits(space, squared_radius), InvalidArgument,
                      "algorithm 'grid' needs 1 to {} features and an eps not tiny against the data's "
                      "extent; got {} features (use 'kdtree' or 'auto')",
                      max_dim, space.dim());
   const std::size_t n = space.size();
-  const double side = cell_side(dim_, squared_radius);
-  const auto lo = lower_corner(space);
+  const double side = side_;
+  const auto& lo = lo_;
 
   std::vector<Key> point_key(n, Key{});
   for (std::size_t i = 0; i < n; ++i) {
@@ -85,26 +86,35 @@ GridIndex::GridIndex(const SearchSpace& space, double squared_radius) : dim_(spa
   }
   cell_start_.push_back(static_cast<std::uint32_t>(n));
 
-  cells_.reserve(cell_key_.size());
-  for (std::size_t c = 0; c < cell_key_.size(); ++c) cells_.emplace(cell_key_[c], static_cast<std::uint32_t>(c));
+  const std::size_t last = dim_ - 1;
+  for (std::size_t c = 0; c < cell_key_.size(); ++c) {
+    Key row = cell_key_[c];
+    row[last] = 0;
+    auto [it, inserted] = rows_.try_emplace(row, static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c));
+    it->second.second = static_cast<std::uint32_t>(c + 1);
+  }
 
-  // Offsets o whose cells can hold points within the radius: the gap between the cells,
-  // side·sqrt(Σ max(|o_k| − 1, 0)²), must not exceed the radius.
-  const auto reach = static_cast<std::int64_t>(std::floor(std::sqrt(static_cast<double>(dim_)))) + 2;
-  Key offset{};
-  offset.fill(0);
-  for (std::size_t k = 0; k < dim_; ++k) offset[k] = -reach;
+  // Cells at offset o can hold points within the radius when the gap between the cells,
+  // side·sqrt(Σ max(|o_k| − 1, 0)²), is at most the radius. For each offset of the leading
+  // coordinates, the allowed |o_last| is an interval [0, reach].
+  const auto max_reach = static_cast<std::int64_t>(std::floor(std::sqrt(static_cast<double>(dim_)))) + 2;
+  auto gap2 = [side](std::int64_t o) {
+    const double g = static_cast<double>(std::max<std::int64_t>(std::llabs(o) - 1, 0)) * side;
+    return g * g;
+  };
+  Key prefix{};
+  prefix.fill(0);
+  for (std::size_t k = 0; k < last; ++k) prefix[k] = -max_reach;
   for (;;) {
-    double gap2 = 0.0;
-    for (std::size_t k = 0; k < dim_; ++k) {
-      const double g = static_cast<double>(std::max<std::int64_t>(std::llabs(offset[k]) - 1, 0));
-      gap2 += g * g;
-    }
-    if (gap2 * side * side <= squared_radius) offsets_.push_back(offset);
+    double prefix_gap2 = 0.0;
+    for (std::size_t k = 0; k < last; ++k) prefix_gap2 += gap2(prefix[k]);
+    std::int64_t reach = -1;
+    while (reach < max_reach && prefix_gap2 + gap2(reach + 1) <= squared_radius) ++reach;
+    if (reach >= 0) row_offsets_.push_back({prefix, reach});
     std::size_t k = 0;
-    while (k < dim_ && offset[k] == reach) offset[k++] = -reach;
-    if (k == dim_) break;
-    ++offset[k];
+    while (k < last && prefix[k] == max_reach) prefix[k++] = -max_reach;
+    if (k == last) break;
+    ++prefix[k];
   }
 }
 
