@@ -87,9 +87,10 @@ DbscanResult empty_result(DbscanAlgorithm algorithm) {
 // two cells join when any pair of their core points is within eps.
 class GridDbscan {
  public:
-  GridDbscan(const SearchSpace& space, double squared_radius, std::int64_t min_samples, const Weights& w)
+  GridDbscan(const SearchSpace& space, double squared_radius, std::int64_t min_samples, const Weights& w,
+             int num_threads)
       : space_(space), r2_(squared_radius), min_samples_(static_cast<double>(min_samples)), w_(w),
-        grid_(space, squared_radius) {}
+        grid_(space, squared_radius, num_threads) {}
 
   DbscanResult run(int num_threads, const Phases& phases) {
     const std::size_t n = space_.size(), cells = grid_.num_cells();
@@ -101,11 +102,15 @@ class GridDbscan {
     parallel_for(cells, num_threads, [&](std::size_t c) {
       for (const auto p : grid_.cell_points(c)) cell_weight_[c] += w_[p];
     }, 256);
-    parallel_for(cells, num_threads, [&](std::size_t c) { mark_core(c, result.core_sample_mask); }, 16);
+    for_each_cell(num_threads, [&](std::size_t c, const Cells& neighbors) {
+      mark_core(c, neighbors, result.core_sample_mask);
+    });
     phases.done(1);
 
     ConcurrentUnionFind components(cells);
-    parallel_for(cells, num_threads, [&](std::size_t c) { join_cells(c, result.core_sample_mask, components); }, 16);
+    for_each_cell(num_threads, [&](std::size_t c, const Cells& neighbors) {
+      join_cells(c, neighbors, result.core_sample_mask, components);
+    });
     phases.done(2);
 
     result.labels.assign(n, -1);
@@ -120,19 +125,25 @@ class GridDbscan {
     for (std::size_t c = 0; c < cells; ++c) {
       if (cell_has_core_[c]) cell_cluster_[c] = cluster_of_root[components.find(static_cast<std::uint32_t>(c))];
     }
-    parallel_for(cells, num_threads, [&](std::size_t c) { label_border(c, result); }, 16);
+    for_each_cell(num_threads, [&](std::size_t c, const Cells& neighbors) { label_border(c, neighbors, result); });
     phases.done(3);
     return result;
   }
 
  private:
-  std::vector<std::uint32_t> neighbor_cells(std::size_t c) const {
-    std::vector<std::uint32_t> out;
-    grid_.for_each_neighbor_cell(c, [&](std::size_t c2) { out.push_back(static_cast<std::uint32_t>(c2)); });
-    return out;
+  using Cells = std::vector<std::uint32_t>;
+
+  // Calls fn(cell, its neighbour cells) for every cell, blocks of rows spread over the threads.
+  template <class F>
+  void for_each_cell(int num_threads, F&& fn) const {
+    constexpr std::size_t kRowsPerTask = 16;
+    const std::size_t rows = grid_.num_rows(), tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+    parallel_for(tasks, num_threads, [&](std::size_t t) {
+      grid_.for_each_cell_in_rows(t * kRowsPerTask, std::min(rows, (t + 1) * kRowsPerTask), fn);
+    }, 1);
   }
 
-  void mark_core(std::size_t c, std::vector<std::uint8_t>& core) {
+  void mark_core(std::size_t c, const Cells& neighbors, std::vector<std::uint8_t>& core) {
     const auto points = grid_.cell_points(c);
     const double own = cell_weight_[c];
     if (w_.can_stop_early() && own >= min_samples_) {
@@ -140,7 +151,6 @@ class GridDbscan {
       cell_has_core_[c] = 1;
       return;
     }
-    const auto neighbors = neighbor_cells(c);
     for (const auto p : points) {
       double count = own;  // the whole own cell lies within eps
       for (const auto c2 : neighbors) {
@@ -181,25 +191,25 @@ class GridDbscan {
     return false;
   }
 
-  void join_cells(std::size_t c, const std::vector<std::uint8_t>& core, ConcurrentUnionFind& components) const {
+  void join_cells(std::size_t c, const Cells& neighbors, const std::vector<std::uint8_t>& core,
+                  ConcurrentUnionFind& components) const {
     if (!cell_has_core_[c]) return;
     const auto a = static_cast<std::uint32_t>(c);
-    grid_.for_each_neighbor_cell(c, [&](std::size_t c2) {
-      const auto b = static_cast<std::uint32_t>(c2);
-      if (b <= a || !cell_has_core_[b] || components.find(a) == components.find(b)) return;
+    for (const auto b : neighbors) {
+      if (b <= a || !cell_has_core_[b] || components.find(a) == components.find(b)) continue;
       if (core_pair_within_eps(a, b, core)) components.unite(a, b);
-    });
+    }
   }
 
   // A non-core point takes the lowest cluster among core points within eps: try the
   // neighbouring cells in increasing cluster order and stop at the first hit.
-  void label_border(std::size_t c, DbscanResult& result) const {
+  void label_border(std::size_t c, const Cells& neighbor_cells, DbscanResult& result) const {
     const auto points = grid_.cell_points(c);
     const bool has_border = std::any_of(points.begin(), points.end(), [&](std::uint32_t p) {
       return !result.core_sample_mask[p];
     });
     if (!has_border) return;
-    auto neighbors = neighbor_cells(c);
+    auto neighbors = neighbor_cells;
     neighbors.erase(std::remove_if(neighbors.begin(), neighbors.end(),
                                    [&](std::uint32_t c2) { return !cell_has_core_[c2]; }),
                     neighbors.end());
@@ -344,7 +354,7 @@ DbscanResult DBSCAN::fit(ConstMatrixF X, VectorView<const double> sample_weight)
   const Phases phases(options_.progress);
   switch (algorithm) {
     case DbscanAlgorithm::grid: {
-      GridDbscan grid(space, r2, options_.min_samples, w);
+      GridDbscan grid(space, r2, options_.min_samples, w, options_.num_threads);
       return grid.run(options_.num_threads, phases);
     }
     case DbscanAlgorithm::kdtree: {

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/parallel.hpp"
 
 namespace spatialembed {
 
@@ -30,13 +30,10 @@ std::vector<double> lower_corner(const SearchSpace& space) {
 
 }  // namespace
 
-std::size_t GridIndex::KeyHash::operator()(const Key& key) const {
+std::size_t GridIndex::row_hash(const Key& prefix) const {
   std::uint64_t h = 0x9E3779B97F4A7C15ULL;
-  for (const auto v : key) {
-    h ^= static_cast<std::uint64_t>(v) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-    h *= 0xBF58476D1CE4E5B9ULL;
-  }
-  return static_cast<std::size_t>(h ^ (h >> 31));
+  for (std::size_t k = 0; k + 1 < dim_; ++k) h = (h ^ static_cast<std::uint64_t>(prefix[k])) * 0xBF58476D1CE4E5B9ULL;
+  return static_cast<std::size_t>(h ^ (h >> 29));
 }
 
 bool GridIndex::fits(const SearchSpace& space, double squared_radius) {
@@ -53,7 +50,7 @@ bool GridIndex::fits(const SearchSpace& space, double squared_radius) {
   return true;
 }
 
-GridIndex::GridIndex(const SearchSpace& space, double squared_radius)
+GridIndex::GridIndex(const SearchSpace& space, double squared_radius, int num_threads)
     : dim_(space.dim()), side_(cell_side(space.dim(), squared_radius)), lo_(lower_corner(space)) {
   SPATIALEMBED_CHECK(fits(space, squared_radius), InvalidArgument,
                      "algorithm 'grid' needs 1 to {} features and an eps not tiny against the data's "
@@ -63,24 +60,25 @@ GridIndex::GridIndex(const SearchSpace& space, double squared_radius)
   const double side = side_;
   const auto& lo = lo_;
 
-  std::vector<Key> point_key(n, Key{});
-  for (std::size_t i = 0; i < n; ++i) {
+  // (cell, point) pairs sorted together: cells in lexicographic order, points ascending.
+  std::vector<std::pair<Key, std::uint32_t>> entries(n);
+  parallel_for(n, num_threads, [&](std::size_t i) {
+    Key key{};
     for (std::size_t k = 0; k < dim_; ++k) {
-      point_key[i][k] = static_cast<std::int64_t>(std::floor((space.point(i)[k] - lo[k]) / side));
+      key[k] = static_cast<std::int64_t>(std::floor((space.point(i)[k] - lo[k]) / side));
     }
-  }
-  order_.resize(n);
-  std::iota(order_.begin(), order_.end(), 0u);
-  std::sort(order_.begin(), order_.end(), [&](std::uint32_t a, std::uint32_t b) {
-    return point_key[a] != point_key[b] ? point_key[a] < point_key[b] : a < b;
-  });
+    entries[i] = {key, static_cast<std::uint32_t>(i)};
+  }, 1024);
+  parallel_sort(entries.begin(), entries.end(), num_threads);
 
+  order_.resize(n);
   cell_of_.resize(n);
   for (std::size_t r = 0; r < n; ++r) {
-    const std::uint32_t i = order_[r];
-    if (r == 0 || point_key[i] != point_key[order_[r - 1]]) {
+    const auto& [key, i] = entries[r];
+    order_[r] = i;
+    if (r == 0 || key != entries[r - 1].first) {
       cell_start_.push_back(static_cast<std::uint32_t>(r));
-      cell_key_.push_back(point_key[i]);
+      cell_key_.push_back(key);
     }
     cell_of_[i] = static_cast<std::uint32_t>(cell_key_.size() - 1);
   }
@@ -88,10 +86,18 @@ GridIndex::GridIndex(const SearchSpace& space, double squared_radius)
 
   const std::size_t last = dim_ - 1;
   for (std::size_t c = 0; c < cell_key_.size(); ++c) {
-    Key row = cell_key_[c];
-    row[last] = 0;
-    auto [it, inserted] = rows_.try_emplace(row, static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c));
-    it->second.second = static_cast<std::uint32_t>(c + 1);
+    if (c == 0 || !same_row(cell_key_[c], cell_key_[c - 1])) row_start_.push_back(static_cast<std::uint32_t>(c));
+  }
+  const std::size_t rows = row_start_.size();
+  row_start_.push_back(static_cast<std::uint32_t>(cell_key_.size()));
+  std::size_t capacity = 2;
+  while (capacity < 2 * rows) capacity *= 2;
+  row_slots_.assign(capacity, 0);
+  slot_mask_ = capacity - 1;
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::size_t slot = row_hash(cell_key_[row_start_[r]]) & slot_mask_;
+    while (row_slots_[slot] != 0) slot = (slot + 1) & slot_mask_;
+    row_slots_[slot] = static_cast<std::uint32_t>(r + 1);
   }
 
   // Cells at offset o can hold points within the radius when the gap between the cells,
@@ -116,6 +122,15 @@ GridIndex::GridIndex(const SearchSpace& space, double squared_radius)
     if (k == last) break;
     ++prefix[k];
   }
+  // Nearest rows first: DBSCAN's neighbour counts then reach min_samples sooner.
+  std::stable_sort(row_offsets_.begin(), row_offsets_.end(), [](const RowOffset& a, const RowOffset& b) {
+    auto norm2 = [](const Key& key) {
+      std::int64_t sum = 0;
+      for (const auto v : key) sum += v * v;
+      return sum;
+    };
+    return norm2(a.prefix) < norm2(b.prefix);
+  });
 }
 
 }  // namespace spatialembed

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "neighbors/search_space.hpp"
@@ -24,8 +23,9 @@ class GridIndex {
   /// data's extent divided by the cell side stays far inside int64.
   static bool fits(const SearchSpace& space, double squared_radius);
 
-  /// Builds the grid; throws InvalidArgument when `fits` is false.
-  GridIndex(const SearchSpace& space, double squared_radius);
+  /// Builds the grid with `num_threads` threads (0 = all cores); throws InvalidArgument
+  /// when `fits` is false.
+  GridIndex(const SearchSpace& space, double squared_radius, int num_threads = 1);
 
   std::size_t num_cells() const { return cell_key_.size(); }
   /// Indices of the points in cell c, ascending.
@@ -55,48 +55,81 @@ class GridIndex {
     return {near * (1.0 - kSlack), far * (1.0 + kSlack)};
   }
 
-  /// Calls fn(c2) for every non-empty cell c2 (c itself included) that may hold a point
-  /// within the radius of some point of cell c.
+  /// Rows are the runs of cells that share every coordinate but the last.
+  std::size_t num_rows() const { return row_start_.size() - 1; }
+
+  /// Calls fn(c, neighbors) for every cell c of rows [row_begin, row_end), where `neighbors`
+  /// lists the non-empty cells (c included) that may hold a point within the radius of some
+  /// point of c. Neighbouring rows are looked up once per row, hence the walk by rows.
   template <class F>
-  void for_each_neighbor_cell(std::size_t c, F&& fn) const {
+  void for_each_cell_in_rows(std::size_t row_begin, std::size_t row_end, F&& fn) const {
+    struct Span {
+      std::uint32_t begin, end;
+      std::int64_t reach;
+    };
     const std::size_t last = dim_ - 1;
-    const std::int64_t own = cell_key_[c][last];
-    for (const RowOffset& offset : row_offsets_) {
-      Key row = cell_key_[c];
-      row[last] = 0;
-      for (std::size_t k = 0; k < last; ++k) row[k] += offset.prefix[k];
-      const auto it = rows_.find(row);
-      if (it == rows_.end()) continue;
-      // Cells of a row are sorted by their last coordinate.
-      auto first = std::lower_bound(cell_key_.begin() + it->second.first, cell_key_.begin() + it->second.second,
-                                    own - offset.reach,
-                                    [last](const Key& key, std::int64_t value) { return key[last] < value; });
-      for (; first != cell_key_.begin() + it->second.second && (*first)[last] <= own + offset.reach; ++first) {
-        fn(static_cast<std::size_t>(first - cell_key_.begin()));
+    std::vector<Span> spans;
+    std::vector<std::uint32_t> neighbors;
+    for (std::size_t r = row_begin; r < row_end; ++r) {
+      spans.clear();
+      for (const RowOffset& offset : row_offsets_) {
+        Key prefix = cell_key_[row_start_[r]];
+        for (std::size_t k = 0; k < last; ++k) prefix[k] += offset.prefix[k];
+        const auto q = find_row(prefix);
+        if (q >= 0) spans.push_back({row_start_[q], row_start_[q + 1], offset.reach});
+      }
+      for (std::uint32_t c = row_start_[r]; c < row_start_[r + 1]; ++c) {
+        const std::int64_t own = cell_key_[c][last];
+        neighbors.clear();
+        for (const Span& span : spans) {
+          // Cells of a row are sorted by their last coordinate.
+          auto cell = std::lower_bound(cell_key_.begin() + span.begin, cell_key_.begin() + span.end,
+                                       own - span.reach,
+                                       [last](const Key& key, std::int64_t value) { return key[last] < value; });
+          for (; cell != cell_key_.begin() + span.end && (*cell)[last] <= own + span.reach; ++cell) {
+            neighbors.push_back(static_cast<std::uint32_t>(cell - cell_key_.begin()));
+          }
+        }
+        fn(static_cast<std::size_t>(c), static_cast<const std::vector<std::uint32_t>&>(neighbors));
       }
     }
   }
 
  private:
   using Key = std::array<std::int64_t, max_dim>;
-  struct KeyHash {
-    std::size_t operator()(const Key& key) const;
-  };
+
+  // Row of the cells whose leading dim − 1 coordinates equal those of `prefix` (its last
+  // coordinate is ignored), or −1. Open addressing with linear probing over row_slots_.
+  std::int64_t find_row(const Key& prefix) const {
+    for (std::size_t slot = row_hash(prefix) & slot_mask_;; slot = (slot + 1) & slot_mask_) {
+      const std::uint32_t entry = row_slots_[slot];
+      if (entry == 0) return -1;
+      if (same_row(cell_key_[row_start_[entry - 1]], prefix)) return entry - 1;
+    }
+  }
+  std::size_t row_hash(const Key& prefix) const;
+  bool same_row(const Key& a, const Key& b) const {
+    for (std::size_t k = 0; k + 1 < dim_; ++k) {
+      if (a[k] != b[k]) return false;
+    }
+    return true;
+  }
 
   static constexpr double kSlack = 1e-9;
 
   std::size_t dim_;
   double side_;
   std::vector<double> lo_;  // grid origin: the data's lower corner
-  // Neighbour cells are found a row at a time: a row is the run of cells that share all
-  // coordinates but the last; `reach` bounds the last coordinate's offset for that row.
+  // Offsets of the neighbouring rows; `reach` bounds the last coordinate's offset there.
   struct RowOffset {
     Key prefix;
     std::int64_t reach;
   };
   std::vector<RowOffset> row_offsets_;
-  std::unordered_map<Key, std::pair<std::uint32_t, std::uint32_t>, KeyHash> rows_;  // row → [first, end) cells
-  std::vector<Key> cell_key_;  // sorted lexicographically
+  std::vector<Key> cell_key_;              // sorted lexicographically
+  std::vector<std::uint32_t> row_start_;   // num_rows + 1 offsets into the cells
+  std::vector<std::uint32_t> row_slots_;   // hash table: row + 1, 0 = empty
+  std::size_t slot_mask_ = 0;
   std::vector<std::uint32_t> cell_start_;  // num_cells + 1 offsets into order_
   std::vector<std::uint32_t> order_;       // point indices grouped by cell
   std::vector<std::uint32_t> cell_of_;

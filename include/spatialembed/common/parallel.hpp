@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -59,6 +60,24 @@ void parallel_for(std::size_t n, int num_threads, F&& fn, std::size_t grain = 64
   work();
   for (auto& thread : threads) thread.join();
   if (error) std::rethrow_exception(error);
+}
+
+/// Sorts [first, last) with `less` (like std::sort; equal elements in unspecified order):
+/// `num_threads` chunks sorted in parallel, then merged pairwise, also in parallel.
+template <class RandomIt, class Less = std::less<>>
+void parallel_sort(RandomIt first, RandomIt last, int num_threads, Less less = {}) {
+  const auto n = static_cast<std::size_t>(last - first);
+  const std::size_t chunks = std::min<std::size_t>(static_cast<std::size_t>(resolve_num_threads(num_threads)),
+                                                   std::max<std::size_t>(1, n / 4096));
+  auto bound = [&](std::size_t c) { return first + static_cast<std::ptrdiff_t>(n * c / chunks); };
+  parallel_for(chunks, num_threads, [&](std::size_t c) { std::sort(bound(c), bound(c + 1), less); }, 1);
+  for (std::size_t width = 1; width < chunks; width *= 2) {
+    const std::size_t merges = (chunks + 2 * width - 1) / (2 * width);
+    parallel_for(merges, num_threads, [&](std::size_t m) {
+      const std::size_t lo = 2 * width * m, mid = std::min(chunks, lo + width), hi = std::min(chunks, lo + 2 * width);
+      std::inplace_merge(bound(lo), bound(mid), bound(hi), less);
+    }, 1);
+  }
 }
 
 }  // namespace spatialembed

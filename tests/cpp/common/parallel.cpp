@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <vector>
@@ -35,4 +36,20 @@ TEST_CASE("parallel_for re-throws a worker's exception on the caller's thread", 
 TEST_CASE("resolve_num_threads maps 0 to the hardware count", "[common][parallel]") {
   CHECK(resolve_num_threads(3) == 3);
   CHECK(resolve_num_threads(0) >= 1);
+}
+
+TEST_CASE("parallel_sort sorts like std::sort", "[common][parallel]") {
+  for (int threads : {1, 2, 3, 5}) {
+    for (std::size_t n : {0u, 1u, 100u, 50000u}) {
+      std::vector<unsigned> values(n);
+      unsigned x = 12345;
+      for (auto& v : values) v = (x = x * 1103515245u + 12345u) % 1000u;
+      auto expected = values;
+      std::sort(expected.begin(), expected.end());
+      parallel_sort(values.begin(), values.end(), threads);
+      REQUIRE(values == expected);
+      parallel_sort(values.begin(), values.end(), threads, std::greater<>());
+      REQUIRE(std::is_sorted(values.begin(), values.end(), std::greater<>()));
+    }
+  }
 }

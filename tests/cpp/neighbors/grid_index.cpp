@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "spatialembed/common/error.hpp"
@@ -19,14 +20,24 @@ TEST_CASE("GridIndex: neighbour cells cover every pair within the radius", "[nei
       std::size_t total = 0;
       for (std::size_t c = 0; c < grid.num_cells(); ++c) total += grid.cell_points(c).size();
       REQUIRE(total == n);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::set<std::size_t> reachable;
-        grid.for_each_neighbor_cell(grid.cell_of(i), [&](std::size_t c2) {
-          for (auto j : grid.cell_points(c2)) reachable.insert(j);
+      std::vector<std::set<std::size_t>> reachable(n);
+      std::size_t visited = 0;
+      for (std::size_t r = 0; r < grid.num_rows(); r += 3) {
+        grid.for_each_cell_in_rows(r, std::min(r + 3, grid.num_rows()), [&](std::size_t c, const std::vector<std::uint32_t>& neighbors) {
+          ++visited;
+          REQUIRE(std::count(neighbors.begin(), neighbors.end(), c) == 1);
+          for (auto p : grid.cell_points(c)) {
+            for (auto c2 : neighbors) {
+              for (auto j : grid.cell_points(c2)) reachable[p].insert(j);
+            }
+          }
         });
+      }
+      REQUIRE(visited == grid.num_cells());
+      for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < n; ++j) {
           const double d2 = squared_distance(space.point(i), space.point(j), d);
-          if (d2 <= eps * eps) REQUIRE(reachable.count(j) == 1);
+          if (d2 <= eps * eps) REQUIRE(reachable[i].count(j) == 1);
           if (grid.cell_of(i) == grid.cell_of(j)) REQUIRE(d2 <= eps * eps);
         }
       }
