@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/parallel.hpp"
@@ -14,18 +15,40 @@ namespace {
 // Shrinking the side a hair below radius/√d keeps a cell's diameter strictly inside the
 // radius even after rounding in the cell assignment, so "same cell ⇒ neighbours" is exact.
 constexpr double kSideShrink = 1.0 - 1e-9;
-constexpr double kMaxCellCoordinate = 0x1.0p60;
-
 double cell_side(std::size_t dim, double squared_radius) {
   return std::sqrt(squared_radius / static_cast<double>(dim)) * kSideShrink;
 }
 
-std::vector<double> lower_corner(const SearchSpace& space) {
-  std::vector<double> lo(space.dim(), std::numeric_limits<double>::infinity());
+struct Extent {
+  std::vector<double> lo, hi;
+};
+
+Extent extent(const SearchSpace& space) {
+  Extent e{std::vector<double>(space.dim(), HUGE_VAL), std::vector<double>(space.dim(), -HUGE_VAL)};
   for (std::size_t i = 0; i < space.size(); ++i) {
-    for (std::size_t k = 0; k < space.dim(); ++k) lo[k] = std::min<double>(lo[k], space.point(i)[k]);
+    for (std::size_t k = 0; k < space.dim(); ++k) {
+      e.lo[k] = std::min<double>(e.lo[k], space.point(i)[k]);
+      e.hi[k] = std::max<double>(e.hi[k], space.point(i)[k]);
+    }
   }
-  return lo;
+  return e;
+}
+
+// Bits per coordinate when a cell's coordinates are packed into one 64-bit sort key (the
+// leading coordinate in the high bits, so integer order is lexicographic order); empty
+// when they do not fit.
+std::vector<int> key_bits(const Extent& e, double side) {
+  std::vector<int> bits;
+  int total = 0;
+  for (std::size_t k = 0; k < e.lo.size(); ++k) {
+    const double cells = std::floor((e.hi[k] - e.lo[k]) / side) + 1.0;
+    if (!(cells < 0x1.0p62)) return {};
+    int b = 0;
+    while (b < 62 && std::ldexp(1.0, b) < cells) ++b;
+    bits.push_back(b);
+    total += b;
+  }
+  return total <= 64 ? bits : std::vector<int>{};
 }
 
 }  // namespace
@@ -41,42 +64,42 @@ bool GridIndex::fits(const SearchSpace& space, double squared_radius) {
   if (space.size() >= std::numeric_limits<std::uint32_t>::max()) return false;
   const double side = cell_side(space.dim(), squared_radius);
   if (!(side > 0.0) || !std::isfinite(side)) return false;
-  const auto lo = lower_corner(space);
-  for (std::size_t i = 0; i < space.size(); ++i) {
-    for (std::size_t k = 0; k < space.dim(); ++k) {
-      if ((space.point(i)[k] - lo[k]) / side >= kMaxCellCoordinate) return false;
-    }
-  }
-  return true;
+  return space.size() == 0 || !key_bits(extent(space), side).empty();
 }
 
 GridIndex::GridIndex(const SearchSpace& space, double squared_radius, int num_threads)
-    : dim_(space.dim()), side_(cell_side(space.dim(), squared_radius)), lo_(lower_corner(space)) {
+    : dim_(space.dim()), side_(cell_side(space.dim(), squared_radius)) {
   SPATIALEMBED_CHECK(fits(space, squared_radius), InvalidArgument,
                      "algorithm 'grid' needs 1 to {} features and an eps not tiny against the data's "
                      "extent; got {} features (use 'kdtree' or 'auto')",
                      max_dim, space.dim());
   const std::size_t n = space.size();
-  const double side = side_;
-  const auto& lo = lo_;
+  const Extent e = extent(space);
+  lo_ = e.lo;
+  const std::vector<int> bits = n == 0 ? std::vector<int>(dim_, 0) : key_bits(e, side_);
+  auto cell_coordinate = [&](std::size_t i, std::size_t k) {
+    return static_cast<std::int64_t>(std::floor((space.point(i)[k] - lo_[k]) / side_));
+  };
 
-  // (cell, point) pairs sorted together: cells in lexicographic order, points ascending.
-  std::vector<std::pair<Key, std::uint32_t>> entries(n);
+  // (packed cell, point) pairs sorted together: cells in lexicographic order, points ascending.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> entries(n);
   parallel_for(n, num_threads, [&](std::size_t i) {
-    Key key{};
+    std::uint64_t packed = 0;
     for (std::size_t k = 0; k < dim_; ++k) {
-      key[k] = static_cast<std::int64_t>(std::floor((space.point(i)[k] - lo[k]) / side));
+      packed = (bits[k] == 0 ? packed : packed << bits[k]) | static_cast<std::uint64_t>(cell_coordinate(i, k));
     }
-    entries[i] = {key, static_cast<std::uint32_t>(i)};
+    entries[i] = {packed, static_cast<std::uint32_t>(i)};
   }, 1024);
   parallel_sort(entries.begin(), entries.end(), num_threads);
 
   order_.resize(n);
   cell_of_.resize(n);
   for (std::size_t r = 0; r < n; ++r) {
-    const auto& [key, i] = entries[r];
+    const auto [packed, i] = entries[r];
     order_[r] = i;
-    if (r == 0 || key != entries[r - 1].first) {
+    if (r == 0 || packed != entries[r - 1].first) {
+      Key key{};
+      for (std::size_t k = 0; k < dim_; ++k) key[k] = cell_coordinate(i, k);
       cell_start_.push_back(static_cast<std::uint32_t>(r));
       cell_key_.push_back(key);
     }
@@ -104,7 +127,7 @@ GridIndex::GridIndex(const SearchSpace& space, double squared_radius, int num_th
   // side·sqrt(Σ max(|o_k| − 1, 0)²), is at most the radius. For each offset of the leading
   // coordinates, the allowed |o_last| is an interval [0, reach].
   const auto max_reach = static_cast<std::int64_t>(std::floor(std::sqrt(static_cast<double>(dim_)))) + 2;
-  auto gap2 = [side](std::int64_t o) {
+  auto gap2 = [side = side_](std::int64_t o) {
     const double g = static_cast<double>(std::max<std::int64_t>(std::llabs(o) - 1, 0)) * side;
     return g * g;
   };
