@@ -19,7 +19,14 @@ DbscanOptions dbscan_options(double eps, std::int64_t min_samples, const std::st
   return options;
 }
 
-py::tuple to_python(DbscanResult&& result) {
+// Fits with the GIL released; returns (labels int32, core mask bool, n_clusters, algorithm).
+template <class Input>
+py::tuple fit_without_gil(const DBSCAN& dbscan, const Input& input, VectorView<const double> weights) {
+  DbscanResult result;
+  {
+    py::gil_scoped_release release;
+    result = dbscan.fit(input, weights);
+  }
   auto core = to_numpy(std::move(result.core_sample_mask));
   return py::make_tuple(to_numpy(std::move(result.labels)), core.attr("view")("bool"), result.n_clusters,
                         to_string(result.algorithm));
@@ -33,14 +40,7 @@ void bind_cluster(py::module_& m) {
       [](const CArray<float>& X, double eps, std::int64_t min_samples, const std::string& metric,
          const std::string& algorithm, int num_threads, const std::optional<CArray<double>>& sample_weight) {
         const DBSCAN dbscan(dbscan_options(eps, min_samples, metric, algorithm, num_threads));
-        const auto view = matrix_view(X, "X");
-        const auto weights = optional_vector(sample_weight, "sample_weight");
-        DbscanResult result;
-        {
-          py::gil_scoped_release release;
-          result = dbscan.fit(view, weights);
-        }
-        return to_python(std::move(result));
+        return fit_without_gil(dbscan, matrix_view(X, "X"), optional_vector(sample_weight, "sample_weight"));
       },
       py::arg("X"), py::arg("eps"), py::arg("min_samples"), py::arg("metric"), py::arg("algorithm"),
       py::arg("num_threads"), py::arg("sample_weight") = py::none(),
@@ -52,17 +52,8 @@ void bind_cluster(py::module_& m) {
          std::size_t n, double eps, std::int64_t min_samples, int num_threads,
          const std::optional<CArray<double>>& sample_weight) {
         const DBSCAN dbscan(dbscan_options(eps, min_samples, "euclidean", "auto", num_threads));
-        const CsrGraph graph{VectorView<const std::int64_t>(indptr.data(), static_cast<std::size_t>(indptr.size())),
-                             VectorView<const std::int64_t>(indices.data(), static_cast<std::size_t>(indices.size())),
-                             VectorView<const double>(distances.data(), static_cast<std::size_t>(distances.size())),
-                             n};
-        const auto weights = optional_vector(sample_weight, "sample_weight");
-        DbscanResult result;
-        {
-          py::gil_scoped_release release;
-          result = dbscan.fit(graph, weights);
-        }
-        return to_python(std::move(result));
+        const CsrGraph graph{vector_view(indptr), vector_view(indices), vector_view(distances), n};
+        return fit_without_gil(dbscan, graph, optional_vector(sample_weight, "sample_weight"));
       },
       py::arg("indptr"), py::arg("indices"), py::arg("distances"), py::arg("n"), py::arg("eps"),
       py::arg("min_samples"), py::arg("num_threads"), py::arg("sample_weight") = py::none(),

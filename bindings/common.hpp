@@ -30,6 +30,12 @@ py::array_t<T> to_numpy(std::vector<T>&& values) {
 /// A read-only row-major view of a 2-D float32 array; throws ValueError for other shapes.
 ConstMatrixF matrix_view(const CArray<float>& X, const char* name);
 
+/// A view of an array's elements in C order.
+template <class T>
+VectorView<const T> vector_view(const CArray<T>& values) {
+  return VectorView<const T>(values.data(), static_cast<std::size_t>(values.size()));
+}
+
 /// A view of an optional 1-D float64 array (empty when None).
 VectorView<const double> optional_vector(const std::optional<CArray<double>>& values, const char* name);
 

@@ -19,8 +19,8 @@ class GridIndex {
   /// Largest dimension a grid is built for: the neighbour offsets grow as (2⌊√d⌋+3)^d.
   static constexpr std::size_t max_dim = 4;
 
-  /// Whether a grid can index `space` for this squared radius: dim ≤ max_dim, and the
-  /// data's extent divided by the cell side stays far inside int64.
+  /// Whether a grid can index `space` for this squared radius: dim ≤ max_dim, and a cell's
+  /// coordinates (the data's extent over the cell side) pack into one 64-bit sort key.
   static bool fits(const SearchSpace& space, double squared_radius);
 
   /// Builds the grid with `num_threads` threads (0 = all cores); throws InvalidArgument
