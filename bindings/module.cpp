@@ -8,6 +8,8 @@
 namespace spatialembed::bindings {
 void bind_neighbors(py::module_& m);
 void bind_cluster(py::module_& m);
+void bind_manifold(py::module_& m);
+void bind_metrics(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -17,4 +19,6 @@ PYBIND11_MODULE(_core, m) {
   sb::register_errors(m);
   sb::bind_neighbors(m);
   sb::bind_cluster(m);
+  sb::bind_manifold(m);
+  sb::bind_metrics(m);
 }

@@ -5,6 +5,8 @@ The estimators follow scikit-learn's conventions (``fit``, ``fit_predict``,
 """
 from ._core import __version__
 from .cluster import DBSCAN
+from .manifold import UMAP
+from .metrics import knn_recall, nearest_neighbors, trustworthiness
 from .neighbors import k_distance
 
-__all__ = ["DBSCAN", "k_distance", "__version__"]
+__all__ = ["DBSCAN", "UMAP", "k_distance", "knn_recall", "nearest_neighbors", "trustworthiness", "__version__"]

@@ -36,6 +36,8 @@ void DbscanOptions::validate() const {
   SPATIALEMBED_CHECK(min_samples >= 1, InvalidArgument, "min_samples must be >= 1, got {}", min_samples);
   SPATIALEMBED_CHECK(num_threads >= 0, InvalidArgument, "num_threads must be >= 0 (0 = all cores), got {}",
                      num_threads);
+  SPATIALEMBED_CHECK(metric != Metric::manhattan, InvalidArgument,
+                     "DBSCAN metric must be 'euclidean', 'cosine' or 'correlation', got '{}'", to_string(metric));
 }
 
 namespace {

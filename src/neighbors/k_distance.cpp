@@ -13,10 +13,10 @@ namespace {
 
 constexpr std::size_t kMaxKdTreeDim = 16;
 
-// k-th smallest squared distance from point i to all points, by a partial selection.
+// k-th smallest search distance from point i to all points, by a partial selection.
 double brute_kth(const SearchSpace& space, std::size_t i, std::size_t k, std::vector<double>& scratch) {
   scratch.resize(space.size());
-  for (std::size_t j = 0; j < space.size(); ++j) scratch[j] = squared_distance(space.point(i), space.point(j), space.dim());
+  for (std::size_t j = 0; j < space.size(); ++j) scratch[j] = space.search_distance(space.point(i), space.point(j));
   std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k - 1), scratch.end());
   return scratch[k - 1];
 }
@@ -31,7 +31,7 @@ std::vector<double> k_distance(ConstMatrixF X, const KDistanceOptions& options) 
   const SearchSpace space(X, options.metric, options.num_threads);
   const std::size_t n = space.size(), k = options.k;
   std::vector<double> out(n);
-  if (space.dim() <= kMaxKdTreeDim) {
+  if (space.is_squared_euclidean() && space.dim() <= kMaxKdTreeDim) {
     const KdTreeIndex tree(space);
     parallel_for(n, options.num_threads, [&](std::size_t i) {
       std::vector<std::uint32_t> index(k);

@@ -25,27 +25,41 @@ SearchSpace::SearchSpace(ConstMatrixF X, Metric metric, int num_threads) : metri
   SPATIALEMBED_CHECK(X.rows == 0 || X.cols >= 1, InvalidArgument,
                      "X must have at least one feature, got shape ({}, {})", X.rows, X.cols);
   check_finite(X, num_threads);
-  if (metric != Metric::cosine) return;
+  if (metric != Metric::cosine && metric != Metric::correlation) return;
+  const bool centre = metric == Metric::correlation;
   normalized_.resize(X.size());
   parallel_for(X.rows, num_threads, [&](std::size_t i) {
     const float* row = X.row(i);
+    double mean = 0.0;
+    if (centre) {
+      for (std::size_t k = 0; k < X.cols; ++k) mean += row[k];
+      mean /= static_cast<double>(X.cols);
+    }
     double norm2 = 0.0;
-    for (std::size_t k = 0; k < X.cols; ++k) norm2 += static_cast<double>(row[k]) * row[k];
-    SPATIALEMBED_CHECK(norm2 > 0.0, InvalidArgument,
-                       "X row {} is all zeros: cosine distance is undefined for it", i);
+    for (std::size_t k = 0; k < X.cols; ++k) norm2 += (row[k] - mean) * (row[k] - mean);
+    SPATIALEMBED_CHECK(norm2 > 0.0, InvalidArgument, "X row {} is {}: {} distance is undefined for it", i,
+                       centre ? "constant" : "all zeros", to_string(metric));
     const double scale = 1.0 / std::sqrt(norm2);
     float* out = normalized_.data() + i * X.cols;
-    for (std::size_t k = 0; k < X.cols; ++k) out[k] = static_cast<float>(row[k] * scale);
+    for (std::size_t k = 0; k < X.cols; ++k) out[k] = static_cast<float>((row[k] - mean) * scale);
   }, 256);
   points_ = ConstMatrixF(normalized_.data(), X.rows, X.cols);
 }
 
 double SearchSpace::squared_radius(double radius) const {
-  return metric_ == Metric::cosine ? 2.0 * radius : radius * radius;
+  switch (metric_) {
+    case Metric::euclidean: return radius * radius;
+    case Metric::manhattan: return radius;
+    default: return 2.0 * radius;
+  }
 }
 
 double SearchSpace::distance(double squared) const {
-  return metric_ == Metric::cosine ? 0.5 * squared : std::sqrt(squared);
+  switch (metric_) {
+    case Metric::euclidean: return std::sqrt(squared);
+    case Metric::manhattan: return squared;
+    default: return 0.5 * squared;
+  }
 }
 
 }  // namespace spatialembed

@@ -1,6 +1,7 @@
 #pragma once
 // Points prepared for exact neighbour search under a metric, shared by every index.
 
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -21,9 +22,18 @@ inline double squared_distance(const float* a, const float* b, std::size_t d) {
   return sum;
 }
 
-/// Every metric we search is squared euclidean distance on some points: the caller's rows
-/// for euclidean, L2-normalised copies for cosine (‖u − v‖² = 2·(1 − cos)). Construction
-/// validates the data: NaN/inf anywhere, or a zero row under cosine, throws InvalidArgument.
+/// Σ |a_k − b_k| in double.
+inline double manhattan_distance(const float* a, const float* b, std::size_t d) {
+  double sum = 0.0;
+  for (std::size_t k = 0; k < d; ++k) sum += std::abs(static_cast<double>(a[k]) - static_cast<double>(b[k]));
+  return sum;
+}
+
+/// Searching under a metric happens on a "search distance" that orders pairs as the metric
+/// does: squared euclidean distance on the caller's rows (euclidean), on L2-normalised copies
+/// (cosine: ‖u − v‖² = 2·(1 − cos)) or on centred and normalised copies (correlation), and
+/// the L1 distance itself (manhattan). Construction validates the data: NaN/inf anywhere, a
+/// zero row under cosine or a constant row under correlation throws InvalidArgument.
 class SearchSpace {
  public:
   SearchSpace(ConstMatrixF X, Metric metric, int num_threads);
@@ -33,9 +43,17 @@ class SearchSpace {
   const float* point(std::size_t i) const { return points_.row(i); }
   ConstMatrixF points() const { return points_; }
 
-  /// Threshold on squared euclidean distance equivalent to metric distance `radius`.
+  Metric metric() const { return metric_; }
+  /// Whether the search distance is a squared euclidean distance (all metrics but manhattan).
+  bool is_squared_euclidean() const { return metric_ != Metric::manhattan; }
+
+  /// Search distance between two rows of this space.
+  double search_distance(const float* a, const float* b) const {
+    return is_squared_euclidean() ? squared_distance(a, b, dim()) : manhattan_distance(a, b, dim());
+  }
+  /// Search distance equivalent to metric distance `radius`.
   double squared_radius(double radius) const;
-  /// Metric distance equivalent to squared euclidean distance `squared`.
+  /// Metric distance equivalent to search distance `squared`.
   double distance(double squared) const;
 
  private:

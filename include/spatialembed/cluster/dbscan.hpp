@@ -30,7 +30,7 @@ const char* to_string(DbscanAlgorithm algorithm);
 struct DbscanOptions {
   double eps = 0.5;              ///< neighbourhood radius in metric units; inclusive (d ≤ eps), > 0
   std::int64_t min_samples = 5;  ///< neighbours (or their total weight) for a core point, itself counted; ≥ 1
-  Metric metric = Metric::euclidean;  ///< distance between rows (ignored for a precomputed graph)
+  Metric metric = Metric::euclidean;  ///< euclidean, cosine or correlation (ignored for a precomputed graph)
   DbscanAlgorithm algorithm = DbscanAlgorithm::automatic;  ///< neighbour search
   int num_threads = 0;           ///< worker threads; 0 = all cores; ≥ 0
   ProgressCallback progress;     ///< called after each of the 3 phases (core, clusters, border)

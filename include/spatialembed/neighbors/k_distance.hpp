@@ -13,7 +13,7 @@ namespace spatialembed {
 /// Options for `k_distance`.
 struct KDistanceOptions {
   std::size_t k = 5;                  ///< neighbour rank, the point itself counted as the 1st; 1 ≤ k ≤ n
-  Metric metric = Metric::euclidean;  ///< distance between rows
+  Metric metric = Metric::euclidean;  ///< distance between rows (any Metric)
   bool sorted = true;                 ///< sort ascending (the k-distance plot) instead of per-point order
   int num_threads = 0;                ///< worker threads; 0 = all cores; ≥ 0
 };

@@ -10,9 +10,12 @@ namespace spatialembed {
 enum class Metric {
   euclidean,  ///< ‖x − y‖₂
   cosine,     ///< 1 − x·y / (‖x‖‖y‖), in [0, 2], as scipy/scikit-learn; zero rows are rejected
+  correlation,  ///< 1 − Pearson correlation of the rows, in [0, 2]; constant rows are rejected
+  manhattan,  ///< Σ |x_k − y_k|
 };
 
-/// Parses "euclidean" or "cosine"; throws InvalidArgument naming the allowed values.
+/// Parses "euclidean", "cosine", "correlation" or "manhattan"; throws InvalidArgument
+/// naming the allowed values.
 Metric parse_metric(const std::string& name);
 
 /// The name `parse_metric` accepts for `metric`.

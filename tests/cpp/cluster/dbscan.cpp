@@ -233,7 +233,10 @@ TEST_CASE("DBSCAN rejects bad input with a clear message", "[cluster][dbscan]") 
   bad.num_threads = -1;
   CHECK_THROWS_AS(DBSCAN(bad), InvalidArgument);
   CHECK_THROWS_AS(parse_dbscan_algorithm("ball_tree"), InvalidArgument);
-  CHECK_THROWS_WITH(parse_metric("manhattan"), Catch::Contains("'euclidean', 'cosine'"));
+  CHECK_THROWS_WITH(parse_metric("chebyshev"), Catch::Contains("'euclidean', 'cosine'"));
+  bad = {};
+  bad.metric = Metric::manhattan;
+  CHECK_THROWS_WITH(DBSCAN(bad), Catch::Contains("DBSCAN metric must be"));
 
   std::vector<float> x = {0, 1, 2, 3, 4, 5};
   const DBSCAN dbscan;

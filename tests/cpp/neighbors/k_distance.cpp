@@ -19,7 +19,7 @@ std::vector<double> reference(const std::vector<float>& x, std::size_t n, std::s
   std::vector<double> out(n);
   for (std::size_t i = 0; i < n; ++i) {
     std::vector<double> all(n);
-    for (std::size_t j = 0; j < n; ++j) all[j] = space.distance(squared_distance(space.point(i), space.point(j), d));
+    for (std::size_t j = 0; j < n; ++j) all[j] = space.distance(space.search_distance(space.point(i), space.point(j)));
     std::sort(all.begin(), all.end());
     out[i] = all[k - 1];
   }
@@ -29,7 +29,7 @@ std::vector<double> reference(const std::vector<float>& x, std::size_t n, std::s
 
 TEST_CASE("k_distance equals the k-th smallest distance, self counted first", "[neighbors][k_distance]") {
   for (std::size_t d : {2u, 3u, 20u}) {
-    for (Metric metric : {Metric::euclidean, Metric::cosine}) {
+    for (Metric metric : {Metric::euclidean, Metric::cosine, Metric::correlation, Metric::manhattan}) {
       const std::size_t n = 250;
       const auto x = test::blobs(n, d, 3 + d, 3, 1.0, 10.0);
       for (std::size_t k : {1u, 5u, 12u}) {

@@ -1,0 +1,130 @@
+#pragma once
+/// @file
+/// UMAP (McInnes, Healy & Melville 2018, arXiv:1802.03426), following umap-learn 0.5 step by
+/// step, with a multithreaded layout that gives bit-identical output for any thread count.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spatialembed/common/csr_matrix.hpp"
+#include "spatialembed/common/matrix_view.hpp"
+#include "spatialembed/common/progress.hpp"
+#include "spatialembed/manifold/ab_params.hpp"
+#include "spatialembed/neighbors/knn_graph.hpp"
+#include "spatialembed/neighbors/metric.hpp"
+
+namespace spatialembed {
+
+/// How the layout starts.
+enum class UmapInit {
+  spectral,  ///< Laplacian eigenmap of the fuzzy graph (umap-learn's default)
+  pca,       ///< first principal components of the data
+  random,    ///< uniform in [−10, 10]
+  user,      ///< `UmapOptions::init_embedding`
+};
+/// Parses "spectral", "pca" or "random"; throws InvalidArgument otherwise.
+UmapInit parse_umap_init(const std::string& name);
+
+/// How the k nearest neighbours are found.
+enum class KnnMethod {
+  automatic,   ///< exact below 4,096 points, NN-descent from 4,096 on (umap-learn's switch)
+  exact,       ///< blocked GEMM, O(n²d)
+  nn_descent,  ///< NN-descent with random-projection-tree initialisation
+};
+
+/// UMAP options, named and defaulted as in umap-learn. `validate()` checks them all.
+struct UmapOptions {
+  std::size_t n_neighbors = 15;        ///< neighbours per point, itself included; ≥ 2, < n
+  std::size_t n_components = 2;        ///< output dimensions; ≥ 1
+  Metric metric = Metric::euclidean;   ///< input distance (precomputed: pass a KnnGraph)
+  double min_dist = 0.1;               ///< output-space distance where similarity starts to fall; [0, spread]
+  double spread = 1.0;                 ///< output-space scale of the similarity curve; > 0
+  std::size_t n_epochs = 0;            ///< layout epochs; 0 = auto: 500 for n ≤ 10,000, else 200
+  double learning_rate = 1.0;          ///< initial SGD step, decays linearly to 0; > 0
+  UmapInit init = UmapInit::spectral;  ///< starting layout
+  std::vector<float> init_embedding;   ///< n × n_components row-major, for init = user
+  double negative_sample_rate = 5.0;   ///< negative samples per positive edge sample; ≥ 0
+  double repulsion_strength = 1.0;     ///< weight γ of the negative samples; ≥ 0
+  double set_op_mix_ratio = 1.0;       ///< 1 = fuzzy union, 0 = fuzzy intersection; [0, 1]
+  double local_connectivity = 1.0;     ///< neighbours assumed connected (ρ); ≥ 0
+  double a = NAN;                      ///< curve parameter a; NaN = fitted from min_dist, spread
+  double b = NAN;                      ///< curve parameter b; NaN = fitted from min_dist, spread
+  KnnMethod knn_method = KnnMethod::automatic;  ///< neighbour search
+  std::uint64_t seed = 0;              ///< every random choice derives from it
+  int num_threads = 0;                 ///< 0 = all cores; the output does not depend on it
+  ProgressCallback progress;           ///< called after each epoch with (epoch, n_epochs)
+
+  /// Throws InvalidArgument naming the field, its value and the allowed range.
+  void validate() const;
+  /// a and b: the given ones, or `find_ab_params(spread, min_dist)`.
+  AbParams ab() const;
+  /// Epochs for a fit of n points (umap-learn's default when n_epochs = 0).
+  std::size_t fit_epochs(std::size_t n) const;
+};
+
+/// A fitted UMAP embedding and what produced it.
+struct UmapEmbedding {
+  std::vector<float> embedding;  ///< n × n_components, row-major float32
+  std::size_t n = 0;             ///< points
+  std::size_t n_components = 0;  ///< columns of `embedding`
+  CsrMatrix graph;               ///< the fuzzy simplicial set (n × n, symmetric), before epoch pruning
+  AbParams ab{};                 ///< curve parameters used
+  std::size_t n_epochs = 0;      ///< epochs run
+  bool spectral_fell_back = false;  ///< spectral init failed and random init was used
+};
+
+/// The k nearest neighbours (k = n_neighbors) of the rows of X as UMAP computes them:
+/// exact or NN-descent per `options.knn_method`, each point its own neighbour 0.
+KnnGraph umap_neighbors(ConstMatrixF X, const UmapOptions& options);
+
+/// UMAP of the rows of `X` (row-major float32, n × d): kNN graph, fuzzy simplicial set,
+/// initialisation, SGD layout. Throws InvalidArgument for invalid options, fewer than 2
+/// points, n_neighbors ≥ n, NaN/inf in X, or rows the metric cannot handle.
+UmapEmbedding umap_fit(ConstMatrixF X, const UmapOptions& options);
+
+/// UMAP from a precomputed kNN graph of n points (each row's neighbour 0 the point itself).
+/// `data` (n × d) is used only for init = pca and to place disconnected components; may be
+/// empty.
+UmapEmbedding umap_fit(const KnnGraph& knn, const UmapOptions& options, ConstMatrixF data = {});
+
+/// Embeds new points `Y` (m × d) against a fitted model, as umap-learn's `transform`: their
+/// n_neighbors nearest training points, memberships with local_connectivity − 1, start at the
+/// membership-weighted mean of those points' coordinates (or at a training point they
+/// coincide with), then n_epochs/3 epochs (100 or 30 by default) at learning_rate/4 with the
+/// training embedding fixed. Returns m × n_components row-major float32.
+std::vector<float> umap_transform(ConstMatrixF X_train, ConstMatrixF embedding, ConstMatrixF Y,
+                                  const UmapOptions& options);
+
+/// UMAP as a stateful estimator: `fit` keeps a copy of the training data so that
+/// `transform` and `save`/`load` are self-contained.
+class UMAP {
+ public:
+  explicit UMAP(UmapOptions options = {});
+
+  /// Fits on X; returns the n × n_components embedding.
+  const std::vector<float>& fit(ConstMatrixF X);
+  /// Embeds new points (see `umap_transform`); throws Error if not fitted.
+  std::vector<float> transform(ConstMatrixF Y) const;
+
+  const UmapOptions& options() const { return options_; }
+  const UmapEmbedding& result() const { return result_; }
+  ConstMatrixF embedding() const { return {result_.embedding.data(), result_.n, result_.n_components}; }
+
+  /// Writes options, curve parameters, training data and embedding to a binary file;
+  /// refuses to overwrite an existing file unless `overwrite`. Throws IOError.
+  void save(const std::string& path, bool overwrite = false) const;
+  /// Reads a model written by `save`; throws IOError, or FormatError naming the file and
+  /// byte offset when it is truncated or not such a file.
+  static UMAP load(const std::string& path);
+
+ private:
+  UmapOptions options_;
+  UmapEmbedding result_;
+  std::vector<float> data_;
+  std::size_t n_features_ = 0;
+};
+
+}  // namespace spatialembed

@@ -1,0 +1,102 @@
+#include "manifold/layout.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "spatialembed/common/error.hpp"
+#include "spatialembed/common/parallel.hpp"
+#include "spatialembed/common/random.hpp"
+
+namespace spatialembed {
+
+namespace {
+
+constexpr double kClip = 4.0;
+
+double clip(double value) { return std::max(-kClip, std::min(kClip, value)); }
+
+double squared_distance(const float* a, const float* b, std::size_t dim) {
+  double sum = 0.0;
+  for (std::size_t d = 0; d < dim; ++d) {
+    const double diff = static_cast<double>(a[d]) - b[d];
+    sum += diff * diff;
+  }
+  return sum;
+}
+
+// Per-edge sampling schedule, as in umap-learn.
+struct Schedule {
+  std::vector<double> per_sample, per_negative, next_sample, next_negative;
+};
+
+}  // namespace
+
+std::vector<double> epochs_per_sample(const std::vector<float>& weights, std::size_t n_epochs) {
+  const float max_weight = weights.empty() ? 0.0f : *std::max_element(weights.begin(), weights.end());
+  std::vector<double> result(weights.size(), -1.0);
+  for (std::size_t e = 0; e < weights.size(); ++e) {
+    const double samples = static_cast<double>(n_epochs) * (weights[e] / static_cast<double>(max_weight));
+    if (samples > 0) result[e] = static_cast<double>(n_epochs) / samples;
+  }
+  return result;
+}
+
+void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, std::size_t n_tail, std::size_t dim,
+                     const CsrMatrix& edges, const LayoutParams& p) {
+  Schedule s;
+  s.per_sample = epochs_per_sample(edges.data, p.n_epochs);
+  s.per_negative.resize(s.per_sample.size());
+  for (std::size_t e = 0; e < s.per_sample.size(); ++e) {
+    s.per_negative[e] = p.negative_sample_rate > 0 ? s.per_sample[e] / p.negative_sample_rate : HUGE_VAL;
+    if (s.per_sample[e] < 0) s.per_sample[e] = HUGE_VAL;  // weight 0: never sampled
+  }
+  s.next_sample = s.per_sample;
+  s.next_negative = s.per_negative;
+
+  const double a = p.ab.a, b = p.ab.b, gamma = p.repulsion_strength;
+  std::vector<float> snapshot;
+  double alpha = p.initial_alpha;
+  for (std::size_t epoch = 0; epoch < p.n_epochs; ++epoch) {
+    const auto n = static_cast<double>(epoch);
+    if (!fixed_tail) snapshot.assign(head, head + n_head * dim);
+    const float* tail = fixed_tail ? fixed_tail : snapshot.data();
+
+    parallel_for(n_head, p.num_threads, [&](std::size_t j) {
+      float* current = head + j * dim;
+      Rng rng(p.seed, epoch * n_head + j);
+      for (auto e = static_cast<std::size_t>(edges.indptr[j]); e < static_cast<std::size_t>(edges.indptr[j + 1]); ++e) {
+        if (s.next_sample[e] > n) continue;
+        const float* other = tail + static_cast<std::size_t>(edges.indices[e]) * dim;
+        const double d2 = squared_distance(current, other, dim);
+        const double attract = d2 > 0.0 ? -2.0 * a * b * std::pow(d2, b - 1.0) / (a * std::pow(d2, b) + 1.0) : 0.0;
+        for (std::size_t d = 0; d < dim; ++d) {
+          current[d] += static_cast<float>(p.attraction_moves * clip(attract * (current[d] - other[d])) * alpha);
+        }
+        s.next_sample[e] += s.per_sample[e];
+
+        if (!std::isfinite(s.per_negative[e])) continue;  // negative_sample_rate = 0
+        const auto negatives = static_cast<long long>((n - s.next_negative[e]) / s.per_negative[e]);
+        for (long long q = 0; q < negatives; ++q) {
+          const std::size_t k = rng.below(n_tail);
+          if (!fixed_tail && k == j) continue;
+          const float* sample = tail + k * dim;
+          const double ds = squared_distance(current, sample, dim);
+          const double repel = ds > 0.0 ? 2.0 * gamma * b / ((0.001 + ds) * (a * std::pow(ds, b) + 1.0)) : 0.0;
+          for (std::size_t d = 0; d < dim; ++d) {
+            const double grad = repel > 0.0 ? clip(repel * (current[d] - sample[d])) : kClip;
+            current[d] += static_cast<float>(grad * alpha);
+          }
+        }
+        s.next_negative[e] += static_cast<double>(negatives) * s.per_negative[e];
+      }
+    }, 64);
+
+    alpha = p.initial_alpha * (1.0 - n / static_cast<double>(p.n_epochs));
+    if (p.progress && *p.progress && !(*p.progress)(epoch + 1, p.n_epochs)) {
+      throw Cancelled("UMAP layout cancelled by its progress callback");
+    }
+  }
+}
+
+}  // namespace spatialembed
