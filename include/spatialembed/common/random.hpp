@@ -64,7 +64,8 @@ class Rng {
   std::uint64_t below(std::uint64_t n) {
     std::uint64_t threshold = (0 - n) % n;
     for (;;) {
-      const unsigned __int128 m = static_cast<unsigned __int128>((*this)()) * n;
+      __extension__ using u128 = unsigned __int128;  // GCC/Clang 128-bit product
+      const u128 m = static_cast<u128>((*this)()) * n;
       if (static_cast<std::uint64_t>(m) >= threshold) return static_cast<std::uint64_t>(m >> 64);
     }
   }
