@@ -1,0 +1,52 @@
+#include "spatialembed/manifold/fuzzy_simplicial_set.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "spatialembed/neighbors/exact_knn.hpp"
+#include "test_data.hpp"
+
+using namespace spatialembed;
+
+TEST_CASE("smooth_knn_dist solves Σ exp(-(d - ρ)/σ) = log2(k)", "[manifold][fuzzy]") {
+  const std::size_t n = 300, k = 15;
+  const auto x = test::blobs(n, 5, 21);
+  const auto knn = exact_knn(ConstMatrixF(x.data(), n, 5), k, Metric::euclidean, 1);
+  const auto smooth = smooth_knn_dist(knn, static_cast<double>(k));
+  for (std::size_t i = 0; i < n; ++i) {
+    CHECK(smooth.rhos[i] == knn.distances[i * k + 1]);  // nearest other point
+    double psum = 0;
+    for (std::size_t j = 1; j < k; ++j) psum += std::exp(-std::max(0.0, double(knn.distances[i * k + j]) - smooth.rhos[i]) / smooth.sigmas[i]);
+    CHECK(psum == Approx(std::log2(double(k))).margin(1e-3));
+  }
+}
+
+TEST_CASE("fuzzy union of a two-neighbour graph", "[manifold][fuzzy]") {
+  // Points 0, 1, 3 on a line; each point's one neighbour has membership 1 (d = ρ).
+  // Directed: 0→1, 1→0, 2→1; union: {0,1}: 1, {1,2}: 1 + 0 − 0 = 1.
+  const KnnGraph knn{3, 2, {0, 1, 1, 0, 2, 1}, {0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 2.0f}};
+  const auto graph = fuzzy_simplicial_set(knn, 1.0, 1.0);
+  CHECK(graph.indptr == std::vector<std::int64_t>{0, 1, 3, 4});
+  CHECK(graph.indices == std::vector<std::int32_t>{1, 0, 2, 1});
+  CHECK(graph.data == std::vector<float>{1, 1, 1, 1});
+  const auto intersection = fuzzy_simplicial_set(knn, 0.0, 1.0);  // only mutual edges survive
+  CHECK(intersection.indices == std::vector<std::int32_t>{1, 0});
+}
+
+TEST_CASE("fuzzy graph is symmetric with memberships in (0, 1]", "[manifold][fuzzy]") {
+  const std::size_t n = 200, k = 10;
+  const auto x = test::blobs(n, 3, 22);
+  const auto graph = fuzzy_simplicial_set(exact_knn(ConstMatrixF(x.data(), n, 3), k, Metric::euclidean, 1));
+  std::vector<float> dense(n * n, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (auto e = graph.indptr[i]; e < graph.indptr[i + 1]; ++e) dense[i * n + graph.indices[e]] = graph.data[e];
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    CHECK(dense[i * n + i] == 0.0f);
+    for (std::size_t j = 0; j < n; ++j) {
+      REQUIRE(dense[i * n + j] == Approx(dense[j * n + i]));
+      REQUIRE(dense[i * n + j] <= 1.0f);
+    }
+  }
+}
