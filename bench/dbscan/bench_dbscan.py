@@ -50,7 +50,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,8 +57,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-RESULTS_DIR = REPO_ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import harness  # noqa: E402
+from harness import REPO_ROOT, RESULTS_DIR, current_rss_mb, fmt, machine_info, peak_rss_mb, ratio  # noqa: E402
 LIBRARIES = ("sklearn", "spatialembed")
 
 SEED = 20240601
@@ -71,23 +71,10 @@ REAL_EPS_FACTORS = (0.5, 1.0, 2.0)
 # Child process: one fit, measured in isolation.
 # --------------------------------------------------------------------------
 
-def proc_status_mb(field):
-    """A memory field of /proc/self/status (VmRSS, VmHWM) in MB; Linux only."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"{field} not found in /proc/self/status")
 
 
-def current_rss_mb():
-    return proc_status_mb("VmRSS")
 
 
-def peak_rss_mb():
-    # VmHWM rather than ru_maxrss: Linux carries ru_maxrss over fork and exec,
-    # so a child would report the parent's peak whenever that one is larger.
-    return proc_status_mb("VmHWM")
 
 
 def make_estimator(lib, eps, min_samples, n_jobs):
@@ -131,12 +118,6 @@ def run_child(spec):
 # Parent: launching children and comparing their results.
 # --------------------------------------------------------------------------
 
-def child_env(n_jobs):
-    # Cap implicit thread pools so that n_jobs is the only parallelism.
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(n_jobs)
-    return env
 
 
 def launch(lib, data_path, eps, args, workdir):
@@ -147,13 +128,9 @@ def launch(lib, data_path, eps, args, workdir):
         "min_samples": args.min_samples, "n_jobs": args.n_jobs,
         "repeats": args.repeats, "out": out,
     }
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
-    proc = subprocess.run(cmd, env=child_env(args.n_jobs), capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(f"  {lib} eps={eps:.4g} FAILED (exit {proc.returncode}):")
-        print("    " + "\n    ".join(proc.stderr.strip().splitlines()[-10:]))
+    figures = harness.run_child(__file__, spec, args.n_jobs)
+    if figures is None:
         return None
-    figures = json.loads(Path(out + ".json").read_text())
     figures["labels"] = np.load(out + ".labels.npy")
     figures["core"] = np.load(out + ".core.npy")
     if figures["grandchildren_peak_mb"] > 0:
@@ -276,18 +253,6 @@ def eps_from_knn(X, min_samples):
 # Report.
 # --------------------------------------------------------------------------
 
-def machine_info():
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU: {model}; nproc: {usable} (of {os.cpu_count()}); {platform.platform()}"
 
 
 def library_versions(have_spatialembed):
@@ -306,12 +271,8 @@ def library_versions(have_spatialembed):
     return ", ".join(versions)
 
 
-def fmt(value, spec, missing="-"):
-    return missing if value is None else format(value, spec)
 
 
-def ratio(num, den):
-    return None if num is None or den is None or den == 0 else num / den
 
 
 def table_row(name, n, eps, results):

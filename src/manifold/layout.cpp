@@ -54,7 +54,10 @@ void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, s
   s.next_sample = s.per_sample;
   s.next_negative = s.per_negative;
 
-  const double a = p.ab.a, b = p.ab.b, gamma = p.repulsion_strength;
+  // float32 powers: the positions are float32, and powf is several times cheaper than pow,
+  // which dominates the layout's time.
+  const auto a = static_cast<float>(p.ab.a), b = static_cast<float>(p.ab.b);
+  const auto gamma = static_cast<float>(p.repulsion_strength);
   std::vector<float> snapshot;
   double alpha = p.initial_alpha;
   for (std::size_t epoch = 0; epoch < p.n_epochs; ++epoch) {
@@ -68,8 +71,12 @@ void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, s
       for (auto e = static_cast<std::size_t>(edges.indptr[j]); e < static_cast<std::size_t>(edges.indptr[j + 1]); ++e) {
         if (s.next_sample[e] > n) continue;
         const float* other = tail + static_cast<std::size_t>(edges.indices[e]) * dim;
-        const double d2 = squared_distance(current, other, dim);
-        const double attract = d2 > 0.0 ? -2.0 * a * b * std::pow(d2, b - 1.0) / (a * std::pow(d2, b) + 1.0) : 0.0;
+        const auto d2 = static_cast<float>(squared_distance(current, other, dim));
+        float attract = 0.0f;
+        if (d2 > 0.0f) {
+          const float d2b = std::pow(d2, b);  // d2^(b−1) = d2^b / d2
+          attract = -2.0f * a * b * (d2b / d2) / (a * d2b + 1.0f);
+        }
         for (std::size_t d = 0; d < dim; ++d) {
           current[d] += static_cast<float>(p.attraction_moves * clip(attract * (current[d] - other[d])) * alpha);
         }
@@ -81,10 +88,10 @@ void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, s
           const std::size_t k = rng.below(n_tail);
           if (!fixed_tail && k == j) continue;
           const float* sample = tail + k * dim;
-          const double ds = squared_distance(current, sample, dim);
-          const double repel = ds > 0.0 ? 2.0 * gamma * b / ((0.001 + ds) * (a * std::pow(ds, b) + 1.0)) : 0.0;
+          const auto ds = static_cast<float>(squared_distance(current, sample, dim));
+          const float repel = ds > 0.0f ? 2.0f * gamma * b / ((0.001f + ds) * (a * std::pow(ds, b) + 1.0f)) : 0.0f;
           for (std::size_t d = 0; d < dim; ++d) {
-            const double grad = repel > 0.0 ? clip(repel * (current[d] - sample[d])) : kClip;
+            const double grad = repel > 0.0f ? clip(repel * (current[d] - sample[d])) : kClip;
             current[d] += static_cast<float>(grad * alpha);
           }
         }
