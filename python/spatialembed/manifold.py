@@ -152,18 +152,18 @@ class UMAP(TransformerMixin, BaseEstimator):
         progress = _progress_bar() if self.verbose else None
         try:
             if self.metric == "precomputed" or self.precomputed_knn is not None:
-                X, result = self._fit_knn(X, options, progress)
+                data, result = self._fit_knn(X, options, progress)
             else:
-                X = as_float32_matrix(X)
-                result = _core.umap_fit(X, options, progress)
+                data = as_float32_matrix(X)
+                result = _core.umap_fit(data, options, progress)
         finally:
             if progress is not None:
                 progress.close()
         embedding, (indptr, indices, data, shape), self._a, self._b, self.n_epochs_, fell_back = result
         self.embedding_ = embedding
         self.graph_ = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
-        self.n_features_in_ = X.shape[1]
-        self._raw_data = X if self.metric != "precomputed" else None
+        self.n_features_in_ = np.shape(X)[1]
+        self._raw_data = data  # for transform; None with precomputed distances
         if fell_back:
             import warnings
             warnings.warn("spectral initialisation failed; the layout started from random coordinates")
@@ -188,8 +188,7 @@ class UMAP(TransformerMixin, BaseEstimator):
             data = None
         indices = np.ascontiguousarray(indices, dtype=np.int32)
         dists = np.ascontiguousarray(dists, dtype=np.float32)
-        result = _core.umap_fit_knn(indices, dists, options, data, progress)
-        return (np.empty((indices.shape[0], 0 if data is None else data.shape[1]), np.float32) if data is None else data), result
+        return data, _core.umap_fit_knn(indices, dists, options, data, progress)
 
     def fit_transform(self, X, y=None):
         """Fit and return ``embedding_``, of shape (n_samples, n_components), float32."""
@@ -208,7 +207,7 @@ class UMAP(TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "embedding_"):
             raise AttributeError("this UMAP instance is not fitted yet; call fit first")
-        if self._raw_data is None or self._raw_data.shape[1] == 0:
+        if self._raw_data is None:
             raise ValueError("transform needs the training data; it is unavailable with precomputed distances")
         options = self._options(a=self._a, b=self._b)
         return _core.umap_transform(self._raw_data, self.embedding_, as_float32_matrix(X), options)
