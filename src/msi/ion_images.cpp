@@ -71,8 +71,9 @@ void continuous_pixel(const T* y, std::size_t m, const std::vector<std::pair<std
     double value = 0;
     if (options.aggregate == WindowAggregate::sum) {
       for (std::size_t c = ranges[k].first; c < ranges[k].second; ++c) value += static_cast<double>(y[c]);
-    } else {
-      for (std::size_t c = ranges[k].first; c < ranges[k].second; ++c) value = std::max(value, static_cast<double>(y[c]));
+    } else if (ranges[k].first < ranges[k].second) {
+      value = static_cast<double>(y[ranges[k].first]);
+      for (std::size_t c = ranges[k].first + 1; c < ranges[k].second; ++c) value = std::max(value, static_cast<double>(y[c]));
     }
     out[k * stride] = static_cast<float>(value * scale);
   }
@@ -183,8 +184,11 @@ IonImageStack extract_ion_images(const ImzMLReader& reader, VectorView<const dou
       for (const Window& w : windows) {
         while (begin < m && mzs[begin] < w.lo) ++begin;
         double value = 0;
-        for (std::size_t c = begin; c < m && mzs[c] <= w.hi; ++c) {
-          value = options.aggregate == WindowAggregate::sum ? value + ys[c] : std::max(value, ys[c]);
+        if (options.aggregate == WindowAggregate::sum) {
+          for (std::size_t c = begin; c < m && mzs[c] <= w.hi; ++c) value += ys[c];
+        } else if (begin < m && mzs[begin] <= w.hi) {
+          value = ys[begin];
+          for (std::size_t c = begin + 1; c < m && mzs[c] <= w.hi; ++c) value = std::max(value, ys[c]);
         }
         out[w.image * P] = static_cast<float>(value * scale);
       }

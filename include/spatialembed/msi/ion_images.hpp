@@ -23,7 +23,7 @@ ToleranceUnit parse_tolerance_unit(const std::string& name);
 /// How the intensities inside an m/z window make one pixel value.
 enum class WindowAggregate {
   sum,  ///< sum of the intensities in the window (the usual ion image)
-  max,  ///< largest intensity in the window
+  max,  ///< largest intensity in the window (0 when the window holds no value)
 };
 /// Parses "sum" or "max"; throws InvalidArgument otherwise.
 WindowAggregate parse_window_aggregate(const std::string& name);
@@ -31,7 +31,7 @@ WindowAggregate parse_window_aggregate(const std::string& name);
 /// Normalisation of each pixel's spectrum before it enters an image.
 enum class SpectrumNormalization {
   none,  ///< raw intensities
-  tic,   ///< divided by the spectrum's TIC (sum of its intensities)
+  tic,   ///< divided by the spectrum's TIC (sum of its intensities); TIC ≤ 0 gives 0
   rms,   ///< divided by the root mean square of its intensities
 };
 /// Parses "none", "tic" or "rms"; throws InvalidArgument otherwise.
