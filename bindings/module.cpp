@@ -8,6 +8,7 @@
 namespace spatialembed::bindings {
 void bind_neighbors(py::module_& m);
 void bind_cluster(py::module_& m);
+void bind_msi(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
   sb::register_errors(m);
   sb::bind_neighbors(m);
   sb::bind_cluster(m);
+  sb::bind_msi(m);
 }

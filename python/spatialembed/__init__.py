@@ -6,5 +6,7 @@ The estimators follow scikit-learn's conventions (``fit``, ``fit_predict``,
 from ._core import __version__
 from .cluster import DBSCAN
 from .neighbors import k_distance
+from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
 
 __all__ = ["DBSCAN", "k_distance", "__version__"]
+__all__ += ["ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "pick_peaks"]
