@@ -166,7 +166,8 @@ void ImzMLReader::read_array(const BinaryArrayRef& array, std::vector<double>& o
     impl_->pread_exact(array.offset, out.size() * 8, reinterpret_cast<char*>(out.data()));
     return;
   }
-  std::vector<char> raw(out.size() * byte_size(array.type));
+  thread_local std::vector<char> raw;  // reused: no allocation per spectrum once warm
+  raw.resize(out.size() * byte_size(array.type));
   read_raw(array, raw.data(), scratch);
   msi_detail::decode_to_double(raw.data(), out.size(), array.type, out.data());
 }

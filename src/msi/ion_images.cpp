@@ -192,7 +192,7 @@ IonImageStack extract_ion_images(const ImzMLReader& reader, VectorView<const dou
         }
         out[w.image * P] = static_cast<float>(value * scale);
       }
-    }, 16);
+    }, 64);
     if (options.progress && !options.progress(stop, n)) throw Cancelled("ion-image extraction cancelled");
   }
 
