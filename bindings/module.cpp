@@ -10,6 +10,7 @@ void bind_neighbors(py::module_& m);
 void bind_cluster(py::module_& m);
 void bind_manifold(py::module_& m);
 void bind_metrics(py::module_& m);
+void bind_msi(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -21,4 +22,5 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_cluster(m);
   sb::bind_manifold(m);
   sb::bind_metrics(m);
+  sb::bind_msi(m);
 }

@@ -7,6 +7,8 @@ from ._core import __version__
 from .cluster import DBSCAN
 from .manifold import UMAP
 from .metrics import knn_recall, nearest_neighbors, trustworthiness
+from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
 from .neighbors import k_distance
 
-__all__ = ["DBSCAN", "UMAP", "k_distance", "knn_recall", "nearest_neighbors", "trustworthiness", "__version__"]
+__all__ = ["DBSCAN", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance",
+           "knn_recall", "nearest_neighbors", "pick_peaks", "trustworthiness", "__version__"]

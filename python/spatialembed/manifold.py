@@ -159,9 +159,9 @@ class UMAP(TransformerMixin, BaseEstimator):
         finally:
             if progress is not None:
                 progress.close()
-        embedding, (indptr, indices, data, shape), self._a, self._b, self.n_epochs_, fell_back = result
+        embedding, (indptr, indices, values, shape), self._a, self._b, self.n_epochs_, fell_back = result
         self.embedding_ = embedding
-        self.graph_ = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+        self.graph_ = scipy.sparse.csr_matrix((values, indices, indptr), shape=shape)
         self.n_features_in_ = np.shape(X)[1]
         self._raw_data = data  # for transform; None with precomputed distances
         if fell_back:

@@ -34,7 +34,7 @@ TEST_CASE("fuzzy union of a two-neighbour graph", "[manifold][fuzzy]") {
   CHECK(intersection.indices == std::vector<std::int32_t>{1, 0});
 }
 
-TEST_CASE("fuzzy graph is symmetric with memberships in (0, 1]", "[manifold][fuzzy]") {
+TEST_CASE("fuzzy graph is symmetric with memberships between 0 and 1", "[manifold][fuzzy]") {
   const std::size_t n = 200, k = 10;
   const auto x = test::blobs(n, 3, 22);
   const auto graph = fuzzy_simplicial_set(exact_knn(ConstMatrixF(x.data(), n, 3), k, Metric::euclidean, 1));

@@ -1,0 +1,263 @@
+// Bindings of msi/: the imzML reader and writer, ion-image extraction, spectra processing,
+// PNG stacks and preprocessing. The Python API lives in python/spatialembed/msi.py.
+
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+
+#include "common.hpp"
+#include "spatialembed/common/error.hpp"
+#include "spatialembed/msi/imzml_reader.hpp"
+#include "spatialembed/msi/imzml_writer.hpp"
+#include "spatialembed/msi/ion_images.hpp"
+#include "spatialembed/msi/preprocessing.hpp"
+#include "spatialembed/msi/spectra.hpp"
+
+namespace spatialembed::bindings {
+
+namespace {
+
+// (images n x H x W float32, mask H x W bool, mz float64, metadata dict); images without a copy.
+py::tuple stack_to_python(IonImageStack&& stack) {
+  const auto K = static_cast<py::ssize_t>(stack.n_images());
+  const auto H = static_cast<py::ssize_t>(stack.height), W = static_cast<py::ssize_t>(stack.width);
+  py::dict meta;
+  meta["pixel_size_x"] = stack.pixel_size_x;
+  meta["pixel_size_y"] = stack.pixel_size_y;
+  meta["origin_x"] = stack.origin_x;
+  meta["origin_y"] = stack.origin_y;
+  auto images = to_numpy(std::move(stack.images)).attr("reshape")(py::make_tuple(K, H, W));
+  auto mask = to_numpy(std::move(stack.mask)).attr("view")("bool").attr("reshape")(py::make_tuple(H, W));
+  return py::make_tuple(images, mask, to_numpy(std::move(stack.mz)), meta);
+}
+
+IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz) {
+  SPATIALEMBED_CHECK(images.ndim() == 3, InvalidArgument, "images must be 3-D (n_images, height, width), got {} dimension(s)",
+                     images.ndim());
+  SPATIALEMBED_CHECK(mask.ndim() == 2 && mask.shape(0) == images.shape(1) && mask.shape(1) == images.shape(2),
+                     InvalidArgument, "mask must have shape (height, width) = ({}, {})", images.shape(1), images.shape(2));
+  SPATIALEMBED_CHECK(mz.ndim() == 1 && mz.shape(0) == images.shape(0), InvalidArgument,
+                     "mz must have shape (n_images,) = ({},)", images.shape(0));
+  IonImageStack stack;
+  stack.height = static_cast<std::size_t>(images.shape(1));
+  stack.width = static_cast<std::size_t>(images.shape(2));
+  stack.images.assign(images.data(), images.data() + images.size());
+  stack.mask.assign(mask.data(), mask.data() + mask.size());
+  stack.mz.assign(mz.data(), mz.data() + mz.size());
+  return stack;
+}
+
+py::array_t<double> read_array(const ImzMLReader& reader, const BinaryArrayRef& array) {
+  std::vector<double> values;
+  std::vector<char> scratch;
+  reader.read_array(array, values, scratch);
+  return to_numpy(std::move(values));
+}
+
+}  // namespace
+
+void bind_msi(py::module_& m) {
+  py::class_<ImzMLReader>(m, "ImzMLReader")
+      .def(py::init([](const std::string& path, const std::string& ibd_path, bool check_uuid, bool verify_checksum) {
+             ImzMLOptions options;
+             options.ibd_path = ibd_path;
+             options.check_uuid = check_uuid;
+             options.verify_checksum = verify_checksum;
+             py::gil_scoped_release release;
+             return std::make_unique<ImzMLReader>(path, options);
+           }),
+           py::arg("path"), py::arg("ibd_path") = "", py::arg("check_uuid") = true, py::arg("verify_checksum") = false)
+      .def("__len__", &ImzMLReader::size)
+      .def_property_readonly("path", &ImzMLReader::path)
+      .def_property_readonly("ibd_path", &ImzMLReader::ibd_path)
+      .def_property_readonly("mode", [](const ImzMLReader& r) { return to_string(r.mode()); })
+      .def_property_readonly("metadata", [](const ImzMLReader& r) {
+        const auto& meta = r.metadata();
+        py::dict d;
+        d["mode"] = to_string(meta.mode);
+        d["uuid"] = meta.uuid;
+        d["sha1"] = meta.sha1;
+        d["md5"] = meta.md5;
+        d["max_count_x"] = meta.max_count_x;
+        d["max_count_y"] = meta.max_count_y;
+        d["pixel_size_x"] = meta.pixel_size_x;
+        d["pixel_size_y"] = meta.pixel_size_y;
+        d["mz_type"] = to_string(r.spectrum(0).mz.type);
+        d["intensity_type"] = to_string(r.spectrum(0).intensity.type);
+        return d;
+      })
+      .def_property_readonly("coordinates", [](const ImzMLReader& r) {
+        std::vector<std::int32_t> xyz(3 * r.size());
+        for (std::size_t i = 0; i < r.size(); ++i) {
+          const auto c = r.coordinate(i);
+          xyz[3 * i] = c.x, xyz[3 * i + 1] = c.y, xyz[3 * i + 2] = c.z;
+        }
+        return to_numpy(std::move(xyz)).attr("reshape")(py::make_tuple(static_cast<py::ssize_t>(r.size()), 3));
+      })
+      .def_property_readonly("lengths", [](const ImzMLReader& r) {
+        std::vector<std::int64_t> n(r.size());
+        for (std::size_t i = 0; i < r.size(); ++i) n[i] = static_cast<std::int64_t>(r.spectrum(i).mz.length);
+        return to_numpy(std::move(n));
+      })
+      .def_property_readonly("stored_tic", [](const ImzMLReader& r) {
+        std::vector<double> t(r.size());
+        for (std::size_t i = 0; i < r.size(); ++i) t[i] = r.spectrum(i).stored_tic;
+        return to_numpy(std::move(t));
+      })
+      .def("mz", [](const ImzMLReader& r, std::size_t i) { return read_array(r, r.spectrum(i).mz); }, py::arg("i"))
+      .def("intensities", [](const ImzMLReader& r, std::size_t i) { return read_array(r, r.spectrum(i).intensity); },
+           py::arg("i"))
+      .def("tic", &ImzMLReader::tic, py::arg("i"), py::call_guard<py::gil_scoped_release>())
+      .def("mz_range", &ImzMLReader::mz_range, py::call_guard<py::gil_scoped_release>())
+      .def("verify_checksum", &ImzMLReader::verify_checksum, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "mean_spectrum",
+          [](const ImzMLReader& r, const std::string& aggregate, double bin_ppm, const std::string& normalization,
+             int num_threads) {
+            MeanSpectrumOptions o;
+            o.aggregate = aggregate == "max" ? SpectrumAggregate::max : SpectrumAggregate::mean;
+            SPATIALEMBED_CHECK(aggregate == "mean" || aggregate == "max", InvalidArgument,
+                               "aggregate must be \"mean\" or \"max\", got \"{}\"", aggregate);
+            o.bin_ppm = bin_ppm;
+            o.normalization = parse_spectrum_normalization(normalization);
+            o.num_threads = num_threads;
+            o.progress = interrupt_check();
+            Spectrum s;
+            {
+              py::gil_scoped_release release;
+              s = mean_spectrum(r, o);
+            }
+            return py::make_tuple(to_numpy(std::move(s.mz)), to_numpy(std::move(s.intensities)));
+          },
+          py::arg("aggregate"), py::arg("bin_ppm"), py::arg("normalization"), py::arg("num_threads"))
+      .def(
+          "ion_images",
+          [](const ImzMLReader& r, const CArray<double>& mz, double tolerance, const std::string& unit,
+             const std::string& aggregate, const std::string& normalization, int num_threads) {
+            IonImageOptions o;
+            o.tolerance = tolerance;
+            o.unit = parse_tolerance_unit(unit);
+            o.aggregate = parse_window_aggregate(aggregate);
+            o.normalization = parse_spectrum_normalization(normalization);
+            o.num_threads = num_threads;
+            o.progress = interrupt_check();
+            std::vector<std::string> warnings;
+            o.warn = [&](const std::string& w) { warnings.push_back(w); };
+            SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
+            IonImageStack stack;
+            {
+              py::gil_scoped_release release;
+              stack = extract_ion_images(r, vector_view(mz), o);
+            }
+            return py::make_tuple(stack_to_python(std::move(stack)), warnings);
+          },
+          py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("aggregate"), py::arg("normalization"),
+          py::arg("num_threads"));
+
+  py::class_<ImzMLWriter>(m, "ImzMLWriter")
+      .def(py::init([](const std::string& path, const std::string& mode, const std::string& mz_type,
+                       const std::string& intensity_type, bool centroid, double pixel_size_x, double pixel_size_y,
+                       const std::string& uuid) {
+             ImzMLWriterOptions o;
+             o.mode = parse_imzml_mode(mode);
+             o.mz_type = parse_binary_data_type(mz_type);
+             o.intensity_type = parse_binary_data_type(intensity_type);
+             o.centroid = centroid;
+             o.pixel_size_x = pixel_size_x;
+             o.pixel_size_y = pixel_size_y;
+             o.uuid = uuid;
+             return std::make_unique<ImzMLWriter>(path, o);
+           }),
+           py::arg("path"), py::arg("mode"), py::arg("mz_type"), py::arg("intensity_type"), py::arg("centroid"),
+           py::arg("pixel_size_x"), py::arg("pixel_size_y"), py::arg("uuid"))
+      .def(
+          "add_spectrum",
+          [](ImzMLWriter& w, std::int32_t x, std::int32_t y, std::int32_t z, const CArray<double>& mz,
+             const CArray<double>& intensities) {
+            w.add_spectrum({x, y, z}, vector_view(mz), vector_view(intensities));
+          },
+          py::arg("x"), py::arg("y"), py::arg("z"), py::arg("mz"), py::arg("intensities"))
+      .def("close", &ImzMLWriter::close)
+      .def("__len__", &ImzMLWriter::size)
+      .def_property_readonly("uuid", &ImzMLWriter::uuid)
+      .def_property_readonly("ibd_path", &ImzMLWriter::ibd_path);
+
+  m.def(
+      "read_png_stack",
+      [](const std::string& folder) {
+        IonImageStack stack;
+        {
+          py::gil_scoped_release release;
+          stack = read_png_stack(folder);
+        }
+        return stack_to_python(std::move(stack));
+      },
+      py::arg("folder"));
+  m.def(
+      "write_png_stack",
+      [](const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz, const std::string& folder,
+         int bit_depth) {
+        const auto stack = stack_from_python(images, mask, mz);
+        py::gil_scoped_release release;
+        write_png_stack(stack, folder, bit_depth);
+      },
+      py::arg("images"), py::arg("mask"), py::arg("mz"), py::arg("folder"), py::arg("bit_depth"));
+  m.def(
+      "preprocess",
+      [](const CArray<float>& images, const CArray<bool>& mask, bool tic_normalize, double hotspot_quantile,
+         std::size_t median_filter, bool scale, int num_threads) {
+        auto stack = stack_from_python(images, mask, CArray<double>(py::array_t<double>(images.shape(0))));
+        PreprocessOptions o;
+        o.tic_normalize = tic_normalize;
+        o.hotspot_quantile = hotspot_quantile;
+        o.median_filter = median_filter;
+        o.scale = scale;
+        o.num_threads = num_threads;
+        {
+          py::gil_scoped_release release;
+          preprocess(stack, o);
+        }
+        const auto shape = py::make_tuple(images.shape(0), images.shape(1), images.shape(2));
+        return to_numpy(std::move(stack.images)).attr("reshape")(shape);
+      },
+      py::arg("images"), py::arg("mask"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
+      py::arg("scale"), py::arg("num_threads"));
+  m.def(
+      "pick_peaks",
+      [](const CArray<double>& mz, const CArray<double>& intensities, double snr, std::size_t half_window,
+         std::size_t top_n) {
+        PeakPickingOptions o;
+        o.snr = snr;
+        o.half_window = half_window;
+        o.top_n = top_n;
+        auto p = pick_peaks(vector_view(mz), vector_view(intensities), o);
+        std::vector<std::int64_t> index(p.index.begin(), p.index.end());
+        return py::make_tuple(to_numpy(std::move(p.mz)), to_numpy(std::move(p.intensities)), to_numpy(std::move(p.snr)),
+                              to_numpy(std::move(index)), p.noise);
+      },
+      py::arg("mz"), py::arg("intensities"), py::arg("snr"), py::arg("half_window"), py::arg("top_n"));
+  m.def(
+      "isotope_pairs",
+      [](const CArray<double>& mz, double tolerance, const std::string& unit, int max_charge, double spacing) {
+        IsotopePairOptions o;
+        o.tolerance = tolerance;
+        o.unit = parse_tolerance_unit(unit);
+        o.max_charge = max_charge;
+        o.spacing = spacing;
+        const auto pairs = find_isotope_pairs(vector_view(mz), o);
+        std::vector<std::int64_t> light, heavy, charge;
+        std::vector<double> error;
+        for (const auto& p : pairs) {
+          light.push_back(static_cast<std::int64_t>(p.light));
+          heavy.push_back(static_cast<std::int64_t>(p.heavy));
+          charge.push_back(p.charge);
+          error.push_back(p.error);
+        }
+        return py::make_tuple(to_numpy(std::move(light)), to_numpy(std::move(heavy)), to_numpy(std::move(charge)),
+                              to_numpy(std::move(error)));
+      },
+      py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("max_charge"), py::arg("spacing"));
+}
+
+}  // namespace spatialembed::bindings

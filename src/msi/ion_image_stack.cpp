@@ -1,0 +1,138 @@
+#include "spatialembed/msi/ion_image_stack.hpp"
+
+#include <png.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+
+#include "spatialembed/common/error.hpp"
+
+namespace spatialembed {
+
+namespace fs = std::filesystem;
+
+std::size_t IonImageStack::n_measured() const {
+  return static_cast<std::size_t>(std::count(mask.begin(), mask.end(), std::uint8_t{1}));
+}
+
+void IonImageStack::validate() const {
+  SPATIALEMBED_CHECK(mask.size() == height * width, InvalidArgument,
+                     "ion-image stack: mask has {} pixels, expected height x width = {} x {}", mask.size(), height, width);
+  SPATIALEMBED_CHECK(images.size() == mz.size() * height * width, InvalidArgument,
+                     "ion-image stack: {} values, expected n_images x height x width = {} x {} x {}", images.size(),
+                     mz.size(), height, width);
+}
+
+namespace {
+
+struct PngImage {
+  png_image image{};
+  PngImage() { image.version = PNG_IMAGE_VERSION; }
+  ~PngImage() { png_image_free(&image); }
+};
+
+}  // namespace
+
+IonImageStack read_png_stack(const std::string& folder) {
+  std::error_code ec;
+  SPATIALEMBED_CHECK(fs::is_directory(folder, ec), IOError, "{}: not a folder of PNG ion images", folder);
+  std::vector<std::pair<double, fs::path>> files;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const auto& path = entry.path();
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (ext != ".png" || !entry.is_regular_file()) continue;
+    const std::string stem = path.stem().string();
+    double mz = 0;
+    const auto [end, err] = std::from_chars(stem.data(), stem.data() + stem.size(), mz);
+    SPATIALEMBED_CHECK(err == std::errc() && end == stem.data() + stem.size() && std::isfinite(mz), FormatError,
+                       "{}: PNG ion images must be named by their m/z (e.g. 409.045.png)", path.string());
+    files.emplace_back(mz, path);
+  }
+  SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot list the folder: {}", folder, ec.message());
+  SPATIALEMBED_CHECK(!files.empty(), FormatError, "{}: holds no .png ion images", folder);
+  std::sort(files.begin(), files.end());
+
+  IonImageStack stack;
+  std::vector<std::uint16_t> pixels;
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    const std::string name = files[k].second.string();
+    PngImage png;
+    SPATIALEMBED_CHECK(png_image_begin_read_from_file(&png.image, name.c_str()) != 0, FormatError, "{}: cannot decode PNG: {}",
+                       name, png.image.message);
+    const bool sixteen = (png.image.format & PNG_FORMAT_FLAG_LINEAR) != 0;
+    png.image.format = sixteen ? PNG_FORMAT_LINEAR_RGB_ALPHA : PNG_FORMAT_RGBA;
+    const std::size_t H = png.image.height, W = png.image.width;
+    if (k == 0) {
+      stack.height = H;
+      stack.width = W;
+      stack.mask.assign(H * W, 0);
+      stack.images.assign(files.size() * H * W, 0.0f);
+    }
+    SPATIALEMBED_CHECK(H == stack.height && W == stack.width, FormatError, "{}: {} x {} pixels, but {} has {} x {}", name,
+                       H, W, files[0].second.string(), stack.height, stack.width);
+    const double maximum = sixteen ? 65535.0 : 255.0;
+    float* image = stack.image(k);
+    if (sixteen) {
+      pixels.resize(H * W * 4);
+      SPATIALEMBED_CHECK(png_image_finish_read(&png.image, nullptr, pixels.data(), 0, nullptr) != 0, FormatError,
+                         "{}: cannot decode PNG: {}", name, png.image.message);
+      for (std::size_t p = 0; p < H * W; ++p) {
+        const std::uint16_t* px = pixels.data() + 4 * p;
+        const bool opaque = px[3] == 65535;
+        stack.mask[p] |= opaque;
+        image[p] = opaque ? static_cast<float>((px[0] + px[1] + px[2]) / 3.0 / maximum) : 0.0f;
+      }
+    } else {
+      std::vector<std::uint8_t> bytes(H * W * 4);
+      SPATIALEMBED_CHECK(png_image_finish_read(&png.image, nullptr, bytes.data(), 0, nullptr) != 0, FormatError,
+                         "{}: cannot decode PNG: {}", name, png.image.message);
+      for (std::size_t p = 0; p < H * W; ++p) {
+        const std::uint8_t* px = bytes.data() + 4 * p;
+        const bool opaque = px[3] == 255;
+        stack.mask[p] |= opaque;
+        image[p] = opaque ? static_cast<float>((px[0] + px[1] + px[2]) / 3.0 / maximum) : 0.0f;
+      }
+    }
+    stack.mz.push_back(files[k].first);
+  }
+  // A pixel opaque in one image only is measured: its value elsewhere stays the decoded 0.
+  return stack;
+}
+
+void write_png_stack(const IonImageStack& stack, const std::string& folder, int bit_depth) {
+  stack.validate();
+  SPATIALEMBED_CHECK(bit_depth == 8 || bit_depth == 16, InvalidArgument, "bit_depth must be 8 or 16, got {}", bit_depth);
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot create the folder: {}", folder, ec.message());
+  const std::size_t P = stack.n_pixels();
+  const double maximum = bit_depth == 8 ? 255.0 : 65535.0;
+  for (std::size_t k = 0; k < stack.n_images(); ++k) {
+    const std::string name = (fs::path(folder) / fmt::format("{}.png", stack.mz[k])).string();
+    std::vector<std::uint16_t> grey_alpha(2 * P);
+    const float* image = stack.image(k);
+    for (std::size_t p = 0; p < P; ++p) {
+      const double v = std::isnan(image[p]) ? 0.0 : std::clamp(static_cast<double>(image[p]), 0.0, 1.0);
+      grey_alpha[2 * p] = stack.mask[p] ? static_cast<std::uint16_t>(std::lround(v * maximum)) : 0;
+      grey_alpha[2 * p + 1] = stack.mask[p] ? static_cast<std::uint16_t>(maximum) : 0;
+    }
+    PngImage png;
+    png.image.width = static_cast<png_uint_32>(stack.width);
+    png.image.height = static_cast<png_uint_32>(stack.height);
+    int ok;
+    if (bit_depth == 16) {
+      png.image.format = PNG_FORMAT_LINEAR_Y_ALPHA;
+      ok = png_image_write_to_file(&png.image, name.c_str(), 0, grey_alpha.data(), 0, nullptr);
+    } else {
+      png.image.format = PNG_FORMAT_GA;
+      std::vector<std::uint8_t> bytes(grey_alpha.begin(), grey_alpha.end());
+      ok = png_image_write_to_file(&png.image, name.c_str(), 0, bytes.data(), 0, nullptr);
+    }
+    SPATIALEMBED_CHECK(ok != 0, IOError, "{}: cannot write PNG: {}", name, png.image.message);
+  }
+}
+
+}  // namespace spatialembed

@@ -1,0 +1,115 @@
+#include "spatialembed/msi/preprocessing.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "spatialembed/common/error.hpp"
+#include "spatialembed/common/random.hpp"
+
+using namespace spatialembed;
+using Catch::Matchers::Contains;
+
+namespace {
+
+IonImageStack random_stack(std::size_t K, std::size_t H, std::size_t W, std::uint64_t seed) {
+  Rng rng(seed);
+  IonImageStack s;
+  s.height = H, s.width = W;
+  for (std::size_t k = 0; k < K; ++k) s.mz.push_back(100.0 + static_cast<double>(k));
+  s.mask.resize(H * W);
+  for (auto& m : s.mask) m = rng.uniform() < 0.8;
+  s.images.resize(K * H * W);
+  for (std::size_t k = 0; k < K; ++k) {
+    for (std::size_t p = 0; p < H * W; ++p) s.images[k * H * W + p] = s.mask[p] ? static_cast<float>(std::exp(3 * rng.normal())) : 0.0f;
+  }
+  return s;
+}
+
+// numpy.quantile(values, q) with the default "linear" method, from a full sort.
+double numpy_quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto i = static_cast<std::size_t>(pos);
+  return i + 1 < v.size() ? v[i] + (pos - static_cast<double>(i)) * (v[i + 1] - v[i]) : v[i];
+}
+
+}  // namespace
+
+TEST_CASE("hotspot clipping at the numpy quantile of measured pixels", "[msi][preprocessing]") {
+  auto s = random_stack(5, 13, 17, 1);
+  const auto original = s;
+  clip_hotspots(s, 0.95, 2);
+  for (std::size_t k = 0; k < 5; ++k) {
+    std::vector<double> measured;
+    for (std::size_t p = 0; p < s.n_pixels(); ++p) {
+      if (s.mask[p]) measured.push_back(original.image(k)[p]);
+    }
+    const auto limit = static_cast<float>(numpy_quantile(measured, 0.95));
+    for (std::size_t p = 0; p < s.n_pixels(); ++p) REQUIRE(s.image(k)[p] == std::min(original.image(k)[p], limit));
+  }
+}
+
+TEST_CASE("median filter over measured neighbours, scaling to 0..1, TIC normalisation", "[msi][preprocessing]") {
+  auto s = random_stack(3, 9, 11, 2);
+  const auto original = s;
+  median_filter(s, 3, 1);
+  const std::size_t W = 11, H = 9;
+  for (std::size_t y = 0; y < H; ++y) {
+    for (std::size_t x = 0; x < W; ++x) {
+      const std::size_t p = y * W + x;
+      if (!s.mask[p]) {
+        CHECK(s.image(1)[p] == 0.0f);
+        continue;
+      }
+      std::vector<double> window;
+      for (int dy = -1; dy <= 1; ++dy) {
+        for (int dx = -1; dx <= 1; ++dx) {
+          const long yy = static_cast<long>(y) + dy, xx = static_cast<long>(x) + dx;
+          if (yy < 0 || xx < 0 || yy >= static_cast<long>(H) || xx >= static_cast<long>(W)) continue;
+          if (s.mask[static_cast<std::size_t>(yy) * W + static_cast<std::size_t>(xx)]) {
+            window.push_back(original.image(1)[static_cast<std::size_t>(yy) * W + static_cast<std::size_t>(xx)]);
+          }
+        }
+      }
+      std::sort(window.begin(), window.end());
+      const std::size_t n = window.size();
+      const double median = n % 2 ? window[n / 2] : 0.5 * (window[n / 2 - 1] + window[n / 2]);
+      REQUIRE(s.image(1)[p] == Approx(median));
+    }
+  }
+  scale_to_unit(s);
+  float lo = 1, hi = 0;
+  for (std::size_t p = 0; p < s.n_pixels(); ++p) {
+    if (s.mask[p]) lo = std::min(lo, s.image(2)[p]), hi = std::max(hi, s.image(2)[p]);
+  }
+  CHECK(lo == 0.0f);
+  CHECK(hi == 1.0f);
+  auto t = random_stack(4, 5, 5, 3);
+  tic_normalize_pixels(t);
+  for (std::size_t p = 0; p < t.n_pixels(); ++p) {
+    double sum = 0;
+    for (std::size_t k = 0; k < 4; ++k) sum += t.image(k)[p];
+    CHECK(sum == Approx(t.mask[p] ? 1.0 : 0.0).margin(1e-6));
+  }
+}
+
+TEST_CASE("preprocess: options are validated, results independent of threads", "[msi][preprocessing]") {
+  auto a = random_stack(6, 10, 10, 4), b = a;
+  PreprocessOptions o;
+  o.median_filter = 3;
+  o.tic_normalize = true;
+  o.num_threads = 1;
+  preprocess(a, o);
+  o.num_threads = 3;
+  preprocess(b, o);
+  CHECK(a.images == b.images);
+  o.median_filter = 4;
+  CHECK_THROWS_WITH(preprocess(a, o), Contains("median_filter") && Contains("4"));
+  o = {};
+  o.hotspot_quantile = 0;
+  CHECK_THROWS_WITH(preprocess(a, o), Contains("hotspot_quantile"));
+  a.mask.pop_back();
+  CHECK_THROWS_AS(preprocess(a, PreprocessOptions{}), InvalidArgument);
+}
