@@ -12,14 +12,14 @@ namespace spatialembed {
 
 namespace {
 
-constexpr double kClip = 4.0;
+constexpr float kClip = 4.0f;
 
-double clip(double value) { return std::max(-kClip, std::min(kClip, value)); }
+float clip(float value) { return std::max(-kClip, std::min(kClip, value)); }
 
-double squared_distance(const float* a, const float* b, std::size_t dim) {
-  double sum = 0.0;
+float squared_distance(const float* a, const float* b, std::size_t dim) {
+  float sum = 0.0f;
   for (std::size_t d = 0; d < dim; ++d) {
-    const double diff = static_cast<double>(a[d]) - b[d];
+    const float diff = a[d] - b[d];
     sum += diff * diff;
   }
   return sum;
@@ -59,47 +59,56 @@ void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, s
   const auto a = static_cast<float>(p.ab.a), b = static_cast<float>(p.ab.b);
   const auto gamma = static_cast<float>(p.repulsion_strength);
   std::vector<float> snapshot;
-  double alpha = p.initial_alpha;
+  const auto moves = static_cast<float>(p.attraction_moves);
+  double alpha_epoch = p.initial_alpha;
   for (std::size_t epoch = 0; epoch < p.n_epochs; ++epoch) {
     const auto n = static_cast<double>(epoch);
     if (!fixed_tail) snapshot.assign(head, head + n_head * dim);
     const float* tail = fixed_tail ? fixed_tail : snapshot.data();
 
+    const auto alpha = static_cast<float>(alpha_epoch);
     parallel_for(n_head, p.num_threads, [&](std::size_t j) {
       float* current = head + j * dim;
       Rng rng(p.seed, epoch * n_head + j);
+      thread_local std::vector<float> origin_buffer;  // touched once per vertex: TLS is slow in a .so
+      std::vector<float>& origin = origin_buffer;
+      origin.resize(dim);
       for (auto e = static_cast<std::size_t>(edges.indptr[j]); e < static_cast<std::size_t>(edges.indptr[j + 1]); ++e) {
         if (s.next_sample[e] > n) continue;
         const float* other = tail + static_cast<std::size_t>(edges.indices[e]) * dim;
-        const auto d2 = static_cast<float>(squared_distance(current, other, dim));
+        const float d2 = squared_distance(current, other, dim);
         float attract = 0.0f;
         if (d2 > 0.0f) {
           const float d2b = std::pow(d2, b);  // d2^(b−1) = d2^b / d2
           attract = -2.0f * a * b * (d2b / d2) / (a * d2b + 1.0f);
         }
         for (std::size_t d = 0; d < dim; ++d) {
-          current[d] += static_cast<float>(p.attraction_moves * clip(attract * (current[d] - other[d])) * alpha);
+          current[d] += moves * clip(attract * (current[d] - other[d])) * alpha;
         }
         s.next_sample[e] += s.per_sample[e];
 
         if (!std::isfinite(s.per_negative[e])) continue;  // negative_sample_rate = 0
         const auto negatives = static_cast<long long>((n - s.next_negative[e]) / s.per_negative[e]);
+        // All negative samples of this edge sample repel from where the point stood before
+        // them, so their (costly) gradients are independent and the CPU overlaps them;
+        // umap-learn applies them one after the other.
+        std::copy(current, current + dim, origin.begin());
         for (long long q = 0; q < negatives; ++q) {
           const std::size_t k = rng.below(n_tail);
           if (!fixed_tail && k == j) continue;
           const float* sample = tail + k * dim;
-          const auto ds = static_cast<float>(squared_distance(current, sample, dim));
+          const float ds = squared_distance(origin.data(), sample, dim);
           const float repel = ds > 0.0f ? 2.0f * gamma * b / ((0.001f + ds) * (a * std::pow(ds, b) + 1.0f)) : 0.0f;
           for (std::size_t d = 0; d < dim; ++d) {
-            const double grad = repel > 0.0f ? clip(repel * (current[d] - sample[d])) : kClip;
-            current[d] += static_cast<float>(grad * alpha);
+            const float grad = repel > 0.0f ? clip(repel * (origin[d] - sample[d])) : kClip;
+            current[d] += grad * alpha;
           }
         }
         s.next_negative[e] += static_cast<double>(negatives) * s.per_negative[e];
       }
     }, 64);
 
-    alpha = p.initial_alpha * (1.0 - n / static_cast<double>(p.n_epochs));
+    alpha_epoch = p.initial_alpha * (1.0 - n / static_cast<double>(p.n_epochs));
     if (p.progress && *p.progress && !(*p.progress)(epoch + 1, p.n_epochs)) {
       throw Cancelled("UMAP layout cancelled by its progress callback");
     }

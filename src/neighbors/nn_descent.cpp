@@ -128,7 +128,7 @@ void init_from_trees(const SearchSpace& space, NeighborHeaps& heaps, const NnDes
       const auto& leaf = leaves[l];
       for (std::size_t x = 0; x < leaf.size(); ++x) {
         for (std::size_t y = x + 1; y < leaf.size(); ++y) {
-          const auto d = static_cast<float>(space.search_distance(space.point(leaf[x]), space.point(leaf[y])));
+          const float d = space.fast_search_distance(space.point(leaf[x]), space.point(leaf[y]));
           heaps.push(leaf[x], static_cast<std::int32_t>(leaf[y]), d, true);
           heaps.push(leaf[y], static_cast<std::int32_t>(leaf[x]), d, true);
         }
@@ -214,8 +214,8 @@ std::size_t local_join(const SearchSpace& space, NeighborHeaps& heaps, const Can
     std::vector<std::vector<Update>> updates(tasks);
     parallel_for(tasks, num_threads, [&](std::size_t t) {
       auto emit = [&](std::int32_t p, std::int32_t q) {
-        const auto d = static_cast<float>(space.search_distance(space.point(static_cast<std::size_t>(p)),
-                                                                space.point(static_cast<std::size_t>(q))));
+        const float d = space.fast_search_distance(space.point(static_cast<std::size_t>(p)),
+                                                   space.point(static_cast<std::size_t>(q)));
         if (d < heaps.worst(static_cast<std::size_t>(p)) || d < heaps.worst(static_cast<std::size_t>(q))) {
           updates[t].push_back({p, q, d});
         }
@@ -277,10 +277,11 @@ KnnGraph nn_descent(ConstMatrixF X, const NnDescentOptions& o) {
   graph.indices.resize(n * k);
   graph.distances.resize(n * k);
   parallel_for(n, o.num_threads, [&](std::size_t i) {
-    std::vector<std::tuple<float, bool, std::int32_t>> row;
+    // Final order and distances from exact float64 arithmetic.
+    std::vector<std::tuple<double, bool, std::int32_t>> row;
     for (std::size_t s = 0; s < k; ++s) {
       const auto j = heaps.index(i, s);
-      row.emplace_back(j < 0 ? std::numeric_limits<float>::infinity() : heaps.dist(i, s),
+      row.emplace_back(j < 0 ? HUGE_VAL : space.search_distance(space.point(i), space.point(static_cast<std::size_t>(j))),
                        !(j >= 0 && static_cast<std::size_t>(j) == i), j);
     }
     std::sort(row.begin(), row.end());

@@ -1,5 +1,7 @@
 #include "neighbors/search_space.hpp"
 
+#include <Eigen/Core>
+
 #include <cmath>
 
 #include "spatialembed/common/error.hpp"
@@ -44,6 +46,12 @@ SearchSpace::SearchSpace(ConstMatrixF X, Metric metric, int num_threads) : metri
     for (std::size_t k = 0; k < X.cols; ++k) out[k] = static_cast<float>((row[k] - mean) * scale);
   }, 256);
   points_ = ConstMatrixF(normalized_.data(), X.rows, X.cols);
+}
+
+float SearchSpace::fast_search_distance(const float* a, const float* b) const {
+  const auto d = static_cast<Eigen::Index>(dim());
+  const Eigen::Map<const Eigen::VectorXf> x(a, d), y(b, d);
+  return is_squared_euclidean() ? (x - y).squaredNorm() : (x - y).cwiseAbs().sum();
 }
 
 double SearchSpace::squared_radius(double radius) const {

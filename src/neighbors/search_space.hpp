@@ -51,6 +51,10 @@ class SearchSpace {
   double search_distance(const float* a, const float* b) const {
     return is_squared_euclidean() ? squared_distance(a, b, dim()) : manhattan_distance(a, b, dim());
   }
+  /// Search distance in float32 arithmetic (Eigen, vectorised): for approximate searches
+  /// that compare many candidate pairs; exact searches use `search_distance`.
+  float fast_search_distance(const float* a, const float* b) const;
+
   /// Search distance equivalent to metric distance `radius`.
   double squared_radius(double radius) const;
   /// Metric distance equivalent to search distance `squared`.

@@ -60,14 +60,16 @@ class Rng {
   /// Uniform double in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
 
-  /// Uniform integer in [0, n) without modulo bias (Lemire 2019); n must be > 0.
+  /// Uniform integer in [0, n) without modulo bias (Lemire 2019); n must be > 0. The
+  /// division that sets the rejection threshold runs only in the rare low-bits case.
   std::uint64_t below(std::uint64_t n) {
-    std::uint64_t threshold = (0 - n) % n;
-    for (;;) {
-      __extension__ using u128 = unsigned __int128;  // GCC/Clang 128-bit product
-      const u128 m = static_cast<u128>((*this)()) * n;
-      if (static_cast<std::uint64_t>(m) >= threshold) return static_cast<std::uint64_t>(m >> 64);
+    __extension__ using u128 = unsigned __int128;  // GCC/Clang 128-bit product
+    u128 m = static_cast<u128>((*this)()) * n;
+    if (static_cast<std::uint64_t>(m) < n) {
+      const std::uint64_t threshold = (0 - n) % n;
+      while (static_cast<std::uint64_t>(m) < threshold) m = static_cast<u128>((*this)()) * n;
     }
+    return static_cast<std::uint64_t>(m >> 64);
   }
 
   /// Standard normal variate (Marsaglia polar method, one value per call).
