@@ -58,31 +58,35 @@ def _t(a):
 
 
 class KerasNet:
+    """Weights converted to PyTorch's layout once, on first use (contiguous tensors)."""
+
     def __init__(self, weights, eps=None):
         self.w = weights
         self.eps = eps or {}
+        self._torch = {}
+
+    def _param(self, name, key, convert):
+        if (name, key) not in self._torch:
+            self._torch[name, key] = convert(_t(self.w[name][key])).contiguous()
+        return self._torch[name, key]
 
     def conv(self, x, name, stride=1, padding=0):
-        w = self.w[name]
-        kernel = _t(w["kernel"]).permute(3, 2, 0, 1)
-        bias = _t(w["bias"]) if "bias" in w else None
+        kernel = self._param(name, "kernel", lambda k: k.permute(3, 2, 0, 1))
+        bias = self._param(name, "bias", lambda b: b) if "bias" in self.w[name] else None
         return F.conv2d(x, kernel, bias, stride=stride, padding=padding)
 
     def bn(self, x, name):
-        w = self.w[name]
-        return F.batch_norm(x, _t(w["moving_mean"]), _t(w["moving_variance"]), _t(w["gamma"]), _t(w["beta"]),
-                            training=False, eps=self.eps.get(name, 1e-3))
+        p = [self._param(name, k, lambda v: v) for k in ("moving_mean", "moving_variance", "gamma", "beta")]
+        return F.batch_norm(x, *p, training=False, eps=self.eps.get(name, 1e-3))
 
     def sepconv(self, x, name):
-        w = self.w[name]
-        dw = _t(w["depthwise_kernel"]).permute(2, 3, 0, 1)  # (in, 1, kh, kw)
-        pw = _t(w["pointwise_kernel"]).permute(3, 2, 0, 1)
+        dw = self._param(name, "depthwise_kernel", lambda k: k.permute(2, 3, 0, 1))  # (in, 1, kh, kw)
+        pw = self._param(name, "pointwise_kernel", lambda k: k.permute(3, 2, 0, 1))
         x = F.conv2d(x, dw, None, padding=dw.shape[-1] // 2, groups=dw.shape[0])
         return F.conv2d(x, pw)
 
     def dense(self, x, name):
-        w = self.w[name]
-        return x @ _t(w["kernel"]) + _t(w["bias"])
+        return x @ self._param(name, "kernel", lambda k: k) + self._param(name, "bias", lambda b: b)
 
 
 class ResNet50(KerasNet):
