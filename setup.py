@@ -36,7 +36,8 @@ class CMakeBuild(build_ext):
         ]
         jobs = os.environ.get("SPATIALEMBED_JOBS", str(os.cpu_count() or 1))
         subprocess.run(configure, check=True)
-        subprocess.run(["cmake", "--build", str(build_dir), "--target", "_core", "-j", jobs], check=True)
+        # _core, and _nn next to it when LibTorch is found.
+        subprocess.run(["cmake", "--build", str(build_dir), "--target", "python_modules", "-j", jobs], check=True)
 
 
 setup(ext_modules=[CMakeExtension("spatialembed._core")], cmdclass={"build_ext": CMakeBuild})

@@ -11,9 +11,6 @@ void bind_cluster(py::module_& m);
 void bind_manifold(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
-#ifdef SPATIALEMBED_HAS_NN
-void bind_nn(py::module_& m);
-#endif
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -26,10 +23,4 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_manifold(m);
   sb::bind_metrics(m);
   sb::bind_msi(m);
-#ifdef SPATIALEMBED_HAS_NN
-  sb::bind_nn(m);
-  m.attr("has_nn") = true;
-#else
-  m.attr("has_nn") = false;
-#endif
 }

@@ -4,27 +4,39 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from . import _core
 from ._validation import num_threads
 
-__all__ = ["Embedder", "default_weights_path", "cuda_available"]
+__all__ = ["Embedder", "default_weights_path", "cuda_available", "has_nn"]
 
 
 def default_weights_path(backbone="resnet50"):
     """Where ``scripts/fetch_weights.sh`` puts the default weights of ``backbone`` ("" if none)."""
-    _require_nn()
-    return _core.default_weights_path(backbone)
+    return _nn().default_weights_path(backbone)
 
 
 def cuda_available():
     """True when the LibTorch build can use a CUDA GPU and one is visible."""
-    _require_nn()
-    return _core.cuda_available()
+    return _nn().cuda_available()
 
 
-def _require_nn():
-    if not getattr(_core, "has_nn", False):
-        raise RuntimeError("spatialembed was built without LibTorch (spatialembed::nn); install libtorch-dev and rebuild")
+def has_nn():
+    """True when spatialembed was built with LibTorch (the ``spatialembed._nn`` module)."""
+    try:
+        _nn()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _nn():
+    """The LibTorch extension module, imported on first use so that ``import spatialembed``
+    does not load LibTorch."""
+    try:
+        from . import _nn as module
+    except ImportError as error:
+        raise RuntimeError("spatialembed was built without LibTorch (spatialembed::nn); "
+                           "install libtorch-dev and rebuild") from error
+    return module
 
 
 class Embedder(TransformerMixin, BaseEstimator):
@@ -115,7 +127,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         return tuple((k, tuple(v) if isinstance(v, (list, tuple, np.ndarray)) else str(v)) for k, v in sorted(params.items()))
 
     def _net(self):
-        _require_nn()
+        module = _nn()
         key = self._key()
         if getattr(self, "_cache", None) is None or self._cache[0] != key:
             if not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
@@ -126,7 +138,7 @@ class Embedder(TransformerMixin, BaseEstimator):
             std = tuple(float(v) for v in self.std)
             if len(mean) != 3 or len(std) != 3:
                 raise ValueError(f"mean and std must have 3 values (R, G, B), got {len(mean)} and {len(std)}")
-            net = _core.Embedder(str(self.backbone), "" if self.weights is None else str(self.weights), str(self.device),
+            net = module.Embedder(str(self.backbone), "" if self.weights is None else str(self.weights), str(self.device),
                                  int(self.batch_size), num_threads(self.n_jobs), str(self.dtype), False,
                                  0 if self.input_size is None else int(self.input_size),
                                  "" if self.normalization is None else str(self.normalization), mean, std,

@@ -14,7 +14,7 @@ from spatialembed import Embedder, IonImageStack
 torch = pytest.importorskip("torch")
 import keras_reference as kr  # noqa: E402
 
-if not spatialembed._core.has_nn:
+if not spatialembed.nn.has_nn():
     pytest.skip("built without LibTorch", allow_module_level=True)
 
 PHOTOS = Path("/usr/share/darknet/data")

@@ -1,0 +1,17 @@
+// The compiled module spatialembed._nn: the LibTorch layer (Embedder), kept apart from
+// spatialembed._core so that importing the package does not load LibTorch.
+
+#include <pybind11/pybind11.h>
+
+#include "common.hpp"
+
+namespace spatialembed::bindings {
+void bind_nn(py::module_& m);
+}  // namespace spatialembed::bindings
+
+PYBIND11_MODULE(_nn, m) {
+  namespace sb = spatialembed::bindings;
+  m.doc() = "spatialembed's LibTorch layer; use spatialembed.Embedder.";
+  sb::register_errors(m);
+  sb::bind_nn(m);
+}
