@@ -42,6 +42,68 @@ std::vector<double> epochs_per_sample(const std::vector<float>& weights, std::si
   return result;
 }
 
+namespace {
+
+// One epoch's update of single head vertices. DIM is the embedding dimension when known at
+// compile time (2 and 3, the usual cases, get unrolled loops), 0 when given at run time.
+struct VertexUpdate {
+  Schedule& s;
+  const CsrMatrix& edges;
+  const LayoutParams& p;
+  float* head;
+  const float* tail;
+  std::size_t n_head, n_tail, dim, epoch;
+  float a, b, gamma, moves, alpha;
+  bool fixed_tail;
+
+  template <std::size_t DIM>
+  void run(std::size_t j) const {
+    const std::size_t d_end = DIM ? DIM : dim;
+    float* current = head + j * d_end;
+    Rng rng(p.seed, epoch * n_head + j);
+    float origin_fixed[DIM ? DIM : 1];
+    thread_local std::vector<float> origin_dynamic;
+    float* origin = origin_fixed;
+    if (DIM == 0) {
+      origin_dynamic.resize(dim);
+      origin = origin_dynamic.data();
+    }
+    const auto n = static_cast<double>(epoch);
+    for (auto e = static_cast<std::size_t>(edges.indptr[j]); e < static_cast<std::size_t>(edges.indptr[j + 1]); ++e) {
+      if (s.next_sample[e] > n) continue;
+      const float* other = tail + static_cast<std::size_t>(edges.indices[e]) * d_end;
+      const float d2 = squared_distance(current, other, d_end);
+      float attract = 0.0f;
+      if (d2 > 0.0f) {
+        const float d2b = std::pow(d2, b);  // d2^(b−1) = d2^b / d2
+        attract = -2.0f * a * b * (d2b / d2) / (a * d2b + 1.0f);
+      }
+      for (std::size_t d = 0; d < d_end; ++d) current[d] += moves * clip(attract * (current[d] - other[d])) * alpha;
+      s.next_sample[e] += s.per_sample[e];
+
+      if (!std::isfinite(s.per_negative[e])) continue;  // negative_sample_rate = 0
+      const auto negatives = static_cast<long long>((n - s.next_negative[e]) / s.per_negative[e]);
+      // All negative samples of this edge sample repel from where the point stood before
+      // them, so their (costly) gradients are independent and the CPU overlaps them;
+      // umap-learn applies them one after the other.
+      std::copy(current, current + d_end, origin);
+      for (long long q = 0; q < negatives; ++q) {
+        const std::size_t k = rng.below(n_tail);
+        if (!fixed_tail && k == j) continue;
+        const float* sample = tail + k * d_end;
+        const float ds = squared_distance(origin, sample, d_end);
+        const float repel = ds > 0.0f ? 2.0f * gamma * b / ((0.001f + ds) * (a * std::pow(ds, b) + 1.0f)) : 0.0f;
+        for (std::size_t d = 0; d < d_end; ++d) {
+          current[d] += (repel > 0.0f ? clip(repel * (origin[d] - sample[d])) : kClip) * alpha;
+        }
+      }
+      s.next_negative[e] += static_cast<double>(negatives) * s.per_negative[e];
+    }
+  }
+};
+
+}  // namespace
+
 void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, std::size_t n_tail, std::size_t dim,
                      const CsrMatrix& edges, const LayoutParams& p) {
   Schedule s;
@@ -54,61 +116,22 @@ void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, s
   s.next_sample = s.per_sample;
   s.next_negative = s.per_negative;
 
-  // float32 powers: the positions are float32, and powf is several times cheaper than pow,
-  // which dominates the layout's time.
-  const auto a = static_cast<float>(p.ab.a), b = static_cast<float>(p.ab.b);
-  const auto gamma = static_cast<float>(p.repulsion_strength);
   std::vector<float> snapshot;
-  const auto moves = static_cast<float>(p.attraction_moves);
-  double alpha_epoch = p.initial_alpha;
+  double alpha = p.initial_alpha;
   for (std::size_t epoch = 0; epoch < p.n_epochs; ++epoch) {
-    const auto n = static_cast<double>(epoch);
     if (!fixed_tail) snapshot.assign(head, head + n_head * dim);
-    const float* tail = fixed_tail ? fixed_tail : snapshot.data();
-
-    const auto alpha = static_cast<float>(alpha_epoch);
-    parallel_for(n_head, p.num_threads, [&](std::size_t j) {
-      float* current = head + j * dim;
-      Rng rng(p.seed, epoch * n_head + j);
-      thread_local std::vector<float> origin_buffer;  // touched once per vertex: TLS is slow in a .so
-      std::vector<float>& origin = origin_buffer;
-      origin.resize(dim);
-      for (auto e = static_cast<std::size_t>(edges.indptr[j]); e < static_cast<std::size_t>(edges.indptr[j + 1]); ++e) {
-        if (s.next_sample[e] > n) continue;
-        const float* other = tail + static_cast<std::size_t>(edges.indices[e]) * dim;
-        const float d2 = squared_distance(current, other, dim);
-        float attract = 0.0f;
-        if (d2 > 0.0f) {
-          const float d2b = std::pow(d2, b);  // d2^(b−1) = d2^b / d2
-          attract = -2.0f * a * b * (d2b / d2) / (a * d2b + 1.0f);
-        }
-        for (std::size_t d = 0; d < dim; ++d) {
-          current[d] += moves * clip(attract * (current[d] - other[d])) * alpha;
-        }
-        s.next_sample[e] += s.per_sample[e];
-
-        if (!std::isfinite(s.per_negative[e])) continue;  // negative_sample_rate = 0
-        const auto negatives = static_cast<long long>((n - s.next_negative[e]) / s.per_negative[e]);
-        // All negative samples of this edge sample repel from where the point stood before
-        // them, so their (costly) gradients are independent and the CPU overlaps them;
-        // umap-learn applies them one after the other.
-        std::copy(current, current + dim, origin.begin());
-        for (long long q = 0; q < negatives; ++q) {
-          const std::size_t k = rng.below(n_tail);
-          if (!fixed_tail && k == j) continue;
-          const float* sample = tail + k * dim;
-          const float ds = squared_distance(origin.data(), sample, dim);
-          const float repel = ds > 0.0f ? 2.0f * gamma * b / ((0.001f + ds) * (a * std::pow(ds, b) + 1.0f)) : 0.0f;
-          for (std::size_t d = 0; d < dim; ++d) {
-            const float grad = repel > 0.0f ? clip(repel * (origin[d] - sample[d])) : kClip;
-            current[d] += grad * alpha;
-          }
-        }
-        s.next_negative[e] += static_cast<double>(negatives) * s.per_negative[e];
-      }
-    }, 64);
-
-    alpha_epoch = p.initial_alpha * (1.0 - n / static_cast<double>(p.n_epochs));
+    // float32 arithmetic: the positions are float32, and powf is several times cheaper
+    // than pow, which dominates the layout's time.
+    const VertexUpdate update{s, edges, p, head, fixed_tail ? fixed_tail : snapshot.data(), n_head, n_tail, dim, epoch,
+                              static_cast<float>(p.ab.a), static_cast<float>(p.ab.b),
+                              static_cast<float>(p.repulsion_strength), static_cast<float>(p.attraction_moves),
+                              static_cast<float>(alpha), fixed_tail != nullptr};
+    switch (dim) {
+      case 2: parallel_for(n_head, p.num_threads, [&](std::size_t j) { update.run<2>(j); }, 64); break;
+      case 3: parallel_for(n_head, p.num_threads, [&](std::size_t j) { update.run<3>(j); }, 64); break;
+      default: parallel_for(n_head, p.num_threads, [&](std::size_t j) { update.run<0>(j); }, 64); break;
+    }
+    alpha = p.initial_alpha * (1.0 - static_cast<double>(epoch) / static_cast<double>(p.n_epochs));
     if (p.progress && *p.progress && !(*p.progress)(epoch + 1, p.n_epochs)) {
       throw Cancelled("UMAP layout cancelled by its progress callback");
     }
