@@ -80,7 +80,7 @@ void build_leaves(const SearchSpace& space, std::vector<std::uint32_t> points, s
                   std::vector<std::vector<std::uint32_t>>& leaves) {
   std::vector<std::vector<std::uint32_t>> stack{std::move(points)};
   const std::size_t d = space.dim();
-  std::vector<double> normal(d);
+  std::vector<float> normal(d), midpoint(d);
   while (!stack.empty()) {
     auto node = std::move(stack.back());
     stack.pop_back();
@@ -91,15 +91,14 @@ void build_leaves(const SearchSpace& space, std::vector<std::uint32_t> points, s
     const auto a = node[rng.below(node.size())];
     auto b = node[rng.below(node.size())];
     if (b == a) b = node[(std::find(node.begin(), node.end(), a) - node.begin() + 1) % node.size()];
-    double offset = 0.0;
     for (std::size_t k = 0; k < d; ++k) {
-      normal[k] = static_cast<double>(space.point(a)[k]) - space.point(b)[k];
-      offset += normal[k] * 0.5 * (static_cast<double>(space.point(a)[k]) + space.point(b)[k]);
+      normal[k] = space.point(a)[k] - space.point(b)[k];
+      midpoint[k] = 0.5f * (space.point(a)[k] + space.point(b)[k]);
     }
+    const float offset = dot_f32(normal.data(), midpoint.data(), d);
     std::vector<std::uint32_t> left, right;
     for (const auto p : node) {
-      double side = -offset;
-      for (std::size_t k = 0; k < d; ++k) side += normal[k] * space.point(p)[k];
+      const float side = dot_f32(normal.data(), space.point(p), d) - offset;
       (side > 0 || (side == 0 && rng.below(2) == 0) ? left : right).push_back(p);
     }
     if (left.empty() || right.empty()) {  // duplicates or a degenerate plane: halve at random

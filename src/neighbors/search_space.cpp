@@ -81,6 +81,19 @@ float l1_f32(const float* a, const float* b, std::size_t d) {
 
 }  // namespace
 
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float dot_f32(const float* a, const float* b, std::size_t d) {
+  float partial[16] = {};
+  std::size_t k = 0;
+  for (; k + 16 <= d; k += 16) {
+    for (std::size_t j = 0; j < 16; ++j) partial[j] += a[k + j] * b[k + j];
+  }
+  float sum = 0.0f;
+  for (const float p : partial) sum += p;
+  for (; k < d; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
 float SearchSpace::fast_search_distance(const float* a, const float* b) const {
   return is_squared_euclidean() ? squared_l2_f32(a, b, dim()) : l1_f32(a, b, dim());
 }

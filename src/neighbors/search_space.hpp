@@ -22,6 +22,9 @@ inline double squared_distance(const float* a, const float* b, std::size_t d) {
   return sum;
 }
 
+/// Σ a_k·b_k in float32, vectorised (AVX-512/AVX2 when the CPU has them): for approximate work.
+float dot_f32(const float* a, const float* b, std::size_t d);
+
 /// Σ |a_k − b_k| in double.
 inline double manhattan_distance(const float* a, const float* b, std::size_t d) {
   double sum = 0.0;
