@@ -79,6 +79,26 @@ void continuous_pixel(const T* y, std::size_t m, const std::vector<std::pair<std
   }
 }
 
+// Processed mode: one merge walk of the sorted peaks against the sorted windows.
+template <class T>
+void processed_pixel(const double* mzs, const T* ys, std::size_t m, const std::vector<Window>& windows,
+                     const IonImageOptions& options, float* out, std::size_t stride) {
+  const double scale = normalization_factor(ys, m, options.normalization);
+  std::size_t begin = 0;
+  for (const Window& w : windows) {
+    while (begin < m && mzs[begin] < w.lo) ++begin;
+    if (begin == m) break;  // this and every later window lie above the spectrum: their pixels stay 0
+    double value = 0;
+    if (options.aggregate == WindowAggregate::sum) {
+      for (std::size_t c = begin; c < m && mzs[c] <= w.hi; ++c) value += static_cast<double>(ys[c]);
+    } else if (mzs[begin] <= w.hi) {
+      value = static_cast<double>(ys[begin]);
+      for (std::size_t c = begin + 1; c < m && mzs[c] <= w.hi; ++c) value = std::max(value, static_cast<double>(ys[c]));
+    }
+    out[w.image * stride] = static_cast<float>(value * scale);
+  }
+}
+
 }  // namespace
 
 IonImageStack extract_ion_images(const ImzMLReader& reader, VectorView<const double> mz,
@@ -163,7 +183,7 @@ IonImageStack extract_ion_images(const ImzMLReader& reader, VectorView<const dou
       const SpectrumRef& s = spectra[i];
       float* out = stack.images.data() + pixel[i];
       thread_local std::vector<char> raw, scratch;
-      thread_local std::vector<double> mzs, ys;
+      thread_local std::vector<double> mzs;
       if (continuous) {
         raw.resize(static_cast<std::size_t>(s.intensity.length * byte_size(s.intensity.type)));
         reader.read_raw(s.intensity, raw.data(), scratch);
@@ -173,25 +193,17 @@ IonImageStack extract_ion_images(const ImzMLReader& reader, VectorView<const dou
         return;
       }
       reader.read_array(s.mz, mzs, scratch);
-      reader.read_array(s.intensity, ys, scratch);
       const std::size_t m = mzs.size();
       if (m == 0) return;
       msi_detail::check_increasing(mzs, i, reader.ibd_path(), s.mz.offset);
       first_mz[i] = mzs.front();
       last_mz[i] = mzs.back();
-      const double scale = normalization_factor(ys.data(), m, options.normalization);
-      std::size_t begin = 0;
-      for (const Window& w : windows) {
-        while (begin < m && mzs[begin] < w.lo) ++begin;
-        double value = 0;
-        if (options.aggregate == WindowAggregate::sum) {
-          for (std::size_t c = begin; c < m && mzs[c] <= w.hi; ++c) value += ys[c];
-        } else if (begin < m && mzs[begin] <= w.hi) {
-          value = ys[begin];
-          for (std::size_t c = begin + 1; c < m && mzs[c] <= w.hi; ++c) value = std::max(value, ys[c]);
-        }
-        out[w.image * P] = static_cast<float>(value * scale);
-      }
+      // Intensities stay in their stored type: no decoding pass.
+      raw.resize(static_cast<std::size_t>(s.intensity.length * byte_size(s.intensity.type)));
+      reader.read_raw(s.intensity, raw.data(), scratch);
+      msi_detail::visit_typed(raw.data(), s.intensity.type, [&](const auto* ys) {
+        processed_pixel(mzs.data(), ys, m, windows, options, out, P);
+      });
     }, 64);
     if (options.progress && !options.progress(stop, n)) throw Cancelled("ion-image extraction cancelled");
   }
