@@ -1,5 +1,6 @@
 """UMAP with scikit-learn's interface."""
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse
@@ -165,7 +166,6 @@ class UMAP(TransformerMixin, BaseEstimator):
         self.n_features_in_ = np.shape(X)[1]
         self._raw_data = data  # for transform; None with precomputed distances
         if fell_back:
-            import warnings
             warnings.warn("spectral initialisation failed; the layout started from random coordinates")
         return self
 
