@@ -50,6 +50,19 @@ const char* type_accession(BinaryDataType type) {
   return "";
 }
 
+// A referenceableParamGroup for one binary array: what it holds, uncompressed, its data
+// type, stored externally in the .ibd.
+std::string array_param_group(const char* id, const char* array_param, BinaryDataType type) {
+  return fmt::format(R"(    <referenceableParamGroup id="{}">
+      <cvParam cvRef="MS" {}/>
+      <cvParam cvRef="MS" accession="MS:1000576" name="no compression" value=""/>
+      <cvParam cvRef="MS" {} value=""/>
+      <cvParam cvRef="IMS" accession="IMS:1000101" name="external data" value="true"/>
+    </referenceableParamGroup>
+)",
+                     id, array_param, type_accession(type));
+}
+
 }  // namespace
 
 struct ImzMLWriter::Impl {
@@ -246,21 +259,13 @@ void ImzMLWriter::close() {
   x += R"(    </fileContent>
   </fileDescription>
   <referenceableParamGroupList count="2">
-    <referenceableParamGroup id="mzArray">
-      <cvParam cvRef="MS" accession="MS:1000514" name="m/z array" value="" unitCvRef="MS" unitAccession="MS:1000040" unitName="m/z"/>
-      <cvParam cvRef="MS" accession="MS:1000576" name="no compression" value=""/>
 )";
-  x += fmt::format("      <cvParam cvRef=\"MS\" {} value=\"\"/>\n", type_accession(o.mz_type));
-  x += R"(      <cvParam cvRef="IMS" accession="IMS:1000101" name="external data" value="true"/>
-    </referenceableParamGroup>
-    <referenceableParamGroup id="intensityArray">
-      <cvParam cvRef="MS" accession="MS:1000515" name="intensity array" value="" unitCvRef="MS" unitAccession="MS:1000131" unitName="number of detector counts"/>
-      <cvParam cvRef="MS" accession="MS:1000576" name="no compression" value=""/>
-)";
-  x += fmt::format("      <cvParam cvRef=\"MS\" {} value=\"\"/>\n", type_accession(o.intensity_type));
-  x += R"(      <cvParam cvRef="IMS" accession="IMS:1000101" name="external data" value="true"/>
-    </referenceableParamGroup>
-  </referenceableParamGroupList>
+  x += array_param_group("mzArray", R"(accession="MS:1000514" name="m/z array" value="" unitCvRef="MS" unitAccession="MS:1000040" unitName="m/z")",
+                         o.mz_type);
+  x += array_param_group("intensityArray",
+                         R"(accession="MS:1000515" name="intensity array" value="" unitCvRef="MS" unitAccession="MS:1000131" unitName="number of detector counts")",
+                         o.intensity_type);
+  x += R"(  </referenceableParamGroupList>
   <softwareList count="1">
     <software id="spatialembed" version=")";
   x += SPATIALEMBED_VERSION_STRING;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "spatialembed/common/error.hpp"
 
@@ -33,6 +34,24 @@ struct PngImage {
   ~PngImage() { png_image_free(&image); }
 };
 
+// Decodes an RGBA PNG of 8- or 16-bit samples (T) into grey values in [0, 1]; opaque pixels
+// (alpha at full scale) are measured, others read as 0.
+template <class T>
+void decode_rgba(PngImage& png, const std::string& name, std::vector<T>& pixels, float* image,
+                 std::vector<std::uint8_t>& mask) {
+  const std::size_t n = static_cast<std::size_t>(png.image.height) * png.image.width;
+  constexpr double maximum = std::numeric_limits<T>::max();
+  pixels.resize(n * 4);
+  SPATIALEMBED_CHECK(png_image_finish_read(&png.image, nullptr, pixels.data(), 0, nullptr) != 0, FormatError,
+                     "{}: cannot decode PNG: {}", name, png.image.message);
+  for (std::size_t p = 0; p < n; ++p) {
+    const T* px = pixels.data() + 4 * p;
+    const bool opaque = px[3] == std::numeric_limits<T>::max();
+    mask[p] |= opaque;
+    image[p] = opaque ? static_cast<float>((px[0] + px[1] + px[2]) / 3.0 / maximum) : 0.0f;
+  }
+}
+
 }  // namespace
 
 IonImageStack read_png_stack(const std::string& folder) {
@@ -56,7 +75,8 @@ IonImageStack read_png_stack(const std::string& folder) {
   std::sort(files.begin(), files.end());
 
   IonImageStack stack;
-  std::vector<std::uint16_t> pixels;
+  std::vector<std::uint16_t> pixels16;  // decode buffers, reused across images
+  std::vector<std::uint8_t> pixels8;
   for (std::size_t k = 0; k < files.size(); ++k) {
     const std::string name = files[k].second.string();
     PngImage png;
@@ -73,28 +93,11 @@ IonImageStack read_png_stack(const std::string& folder) {
     }
     SPATIALEMBED_CHECK(H == stack.height && W == stack.width, FormatError, "{}: {} x {} pixels, but {} has {} x {}", name,
                        H, W, files[0].second.string(), stack.height, stack.width);
-    const double maximum = sixteen ? 65535.0 : 255.0;
     float* image = stack.image(k);
     if (sixteen) {
-      pixels.resize(H * W * 4);
-      SPATIALEMBED_CHECK(png_image_finish_read(&png.image, nullptr, pixels.data(), 0, nullptr) != 0, FormatError,
-                         "{}: cannot decode PNG: {}", name, png.image.message);
-      for (std::size_t p = 0; p < H * W; ++p) {
-        const std::uint16_t* px = pixels.data() + 4 * p;
-        const bool opaque = px[3] == 65535;
-        stack.mask[p] |= opaque;
-        image[p] = opaque ? static_cast<float>((px[0] + px[1] + px[2]) / 3.0 / maximum) : 0.0f;
-      }
+      decode_rgba(png, name, pixels16, image, stack.mask);
     } else {
-      std::vector<std::uint8_t> bytes(H * W * 4);
-      SPATIALEMBED_CHECK(png_image_finish_read(&png.image, nullptr, bytes.data(), 0, nullptr) != 0, FormatError,
-                         "{}: cannot decode PNG: {}", name, png.image.message);
-      for (std::size_t p = 0; p < H * W; ++p) {
-        const std::uint8_t* px = bytes.data() + 4 * p;
-        const bool opaque = px[3] == 255;
-        stack.mask[p] |= opaque;
-        image[p] = opaque ? static_cast<float>((px[0] + px[1] + px[2]) / 3.0 / maximum) : 0.0f;
-      }
+      decode_rgba(png, name, pixels8, image, stack.mask);
     }
     stack.mz.push_back(files[k].first);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "spatialembed/common/error.hpp"
@@ -51,6 +52,24 @@ std::vector<int> key_bits(const Extent& e, double side) {
   return total <= 64 ? bits : std::vector<int>{};
 }
 
+// The grid's origin and bits per packed cell coordinate, or nothing when no grid can index
+// the space: 0 or more than max_dim features, too many points, or cells too small for 64 bits.
+struct Layout {
+  std::vector<double> lo;
+  std::vector<int> bits;
+};
+
+std::optional<Layout> grid_layout(const SearchSpace& space, double side, std::size_t max_dim) {
+  if (space.dim() == 0 || space.dim() > max_dim) return std::nullopt;
+  if (space.size() >= std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+  if (!(side > 0.0) || !std::isfinite(side)) return std::nullopt;
+  if (space.size() == 0) return Layout{std::vector<double>(space.dim(), 0.0), std::vector<int>(space.dim(), 0)};
+  Extent e = extent(space);
+  auto bits = key_bits(e, side);
+  if (bits.empty()) return std::nullopt;
+  return Layout{std::move(e.lo), std::move(bits)};
+}
+
 }  // namespace
 
 std::size_t GridIndex::row_hash(const Key& prefix) const {
@@ -60,23 +79,19 @@ std::size_t GridIndex::row_hash(const Key& prefix) const {
 }
 
 bool GridIndex::fits(const SearchSpace& space, double squared_radius) {
-  if (space.dim() == 0 || space.dim() > max_dim) return false;
-  if (space.size() >= std::numeric_limits<std::uint32_t>::max()) return false;
-  const double side = cell_side(space.dim(), squared_radius);
-  if (!(side > 0.0) || !std::isfinite(side)) return false;
-  return space.size() == 0 || !key_bits(extent(space), side).empty();
+  return grid_layout(space, cell_side(space.dim(), squared_radius), max_dim).has_value();
 }
 
 GridIndex::GridIndex(const SearchSpace& space, double squared_radius, int num_threads)
     : dim_(space.dim()), side_(cell_side(space.dim(), squared_radius)) {
-  SPATIALEMBED_CHECK(fits(space, squared_radius), InvalidArgument,
+  auto layout = grid_layout(space, side_, max_dim);
+  SPATIALEMBED_CHECK(layout.has_value(), InvalidArgument,
                      "algorithm 'grid' needs 1 to {} features and an eps not tiny against the data's "
                      "extent; got {} features (use 'kdtree' or 'auto')",
                      max_dim, space.dim());
   const std::size_t n = space.size();
-  const Extent e = extent(space);
-  lo_ = e.lo;
-  const std::vector<int> bits = n == 0 ? std::vector<int>(dim_, 0) : key_bits(e, side_);
+  lo_ = std::move(layout->lo);
+  const std::vector<int> bits = std::move(layout->bits);
   auto cell_coordinate = [&](std::size_t i, std::size_t k) {
     return static_cast<std::int64_t>(std::floor((space.point(i)[k] - lo_[k]) / side_));
   };
