@@ -24,6 +24,10 @@ void bind_neighbors(py::module_& m) {
       },
       py::arg("X"), py::arg("k"), py::arg("metric"), py::arg("sort"), py::arg("num_threads"),
       "Distance of each row of X (float32, n x d) to its k-th nearest row, itself first.");
+  m.def(
+      "k_distance_knee",
+      [](const CArray<double>& sorted_distances) { return k_distance_knee(vector_view(sorted_distances)); },
+      py::arg("sorted_distances"), "The knee (Kneedle point) of an ascending k-distance curve.");
 }
 
 }  // namespace spatialembed::bindings

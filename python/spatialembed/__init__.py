@@ -8,8 +8,8 @@ from .cluster import DBSCAN
 from .manifold import UMAP
 from .metrics import knn_recall, nearest_neighbors, trustworthiness
 from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
-from .neighbors import k_distance
+from .neighbors import k_distance, k_distance_knee
 from .nn import Embedder
 
-__all__ = ["DBSCAN", "Embedder", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance",
+__all__ = ["DBSCAN", "Embedder", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance", "k_distance_knee",
            "knn_recall", "nearest_neighbors", "pick_peaks", "trustworthiness", "__version__"]

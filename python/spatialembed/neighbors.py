@@ -1,4 +1,6 @@
 """Neighbour-distance helpers."""
+import numpy as np
+
 from . import _core
 from ._validation import as_float32_matrix, num_threads
 
@@ -35,3 +37,28 @@ def k_distance(X, k=5, *, metric="euclidean", sort=True, n_jobs=None):
     """
     X = as_float32_matrix(X)
     return _core.k_distance(X, int(k), metric, bool(sort), num_threads(n_jobs))
+
+
+def k_distance_knee(sorted_distances):
+    """The knee of an ascending k-distance curve: a DBSCAN ``eps`` chosen without a parameter.
+
+    The "Kneedle" point (Satopää et al., ICDCS workshops 2011): on the curve scaled to the
+    unit square, the distance ``d_i`` maximising ``i / (n - 1) - (d_i - d_0) / (d_{n-1} - d_0)``,
+    where the slowly rising part (points inside clusters) turns into the steep tail (noise).
+
+    Parameters
+    ----------
+    sorted_distances : array-like of shape (n_samples,)
+        Ascending k-distances, e.g. ``k_distance(X, k=min_samples)``.
+
+    Returns
+    -------
+    float
+        A distance > 0, in the curve's units.
+
+    Raises
+    ------
+    ValueError
+        For an empty, unsorted or non-finite curve, or one that is 0 everywhere.
+    """
+    return _core.k_distance_knee(np.ascontiguousarray(sorted_distances, dtype=np.float64))

@@ -1,6 +1,7 @@
 #include "spatialembed/neighbors/k_distance.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "neighbors/kdtree_index.hpp"
 #include "neighbors/search_space.hpp"
@@ -47,6 +48,30 @@ std::vector<double> k_distance(ConstMatrixF X, const KDistanceOptions& options) 
   }
   if (options.sorted) std::sort(out.begin(), out.end());
   return out;
+}
+
+double k_distance_knee(VectorView<const double> d) {
+  const std::size_t n = d.size();
+  SPATIALEMBED_CHECK(n > 0, InvalidArgument, "the k-distance curve is empty");
+  for (std::size_t i = 0; i < n; ++i) {
+    SPATIALEMBED_CHECK(std::isfinite(d[i]) && d[i] >= 0, InvalidArgument,
+                       "k-distance {} at position {} is not a finite distance >= 0", d[i], i);
+    SPATIALEMBED_CHECK(i == 0 || d[i] >= d[i - 1], InvalidArgument,
+                       "the k-distance curve must be ascending; position {} holds {} after {}", i, d[i], d[i - 1]);
+  }
+  SPATIALEMBED_CHECK(d[n - 1] > 0, InvalidArgument,
+                     "every k-distance is 0 (each point coincides with its k-th neighbour): no eps > 0 to choose");
+  const double range = d[n - 1] - d[0];
+  if (n < 3 || range <= 0) return d[n - 1];
+  std::size_t best = 0;
+  double best_gap = -1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double gap = static_cast<double>(i) / static_cast<double>(n - 1) - (d[i] - d[0]) / range;
+    if (gap > best_gap) best_gap = gap, best = i;
+  }
+  // The knee may sit on a run of zeros (many duplicates); eps must stay positive.
+  while (d[best] <= 0) ++best;
+  return d[best];
 }
 
 }  // namespace spatialembed

@@ -27,4 +27,13 @@ struct KDistanceOptions {
 /// Throws InvalidArgument for k < 1, k > n, NaN/inf in X, or a zero row under cosine.
 std::vector<double> k_distance(ConstMatrixF X, const KDistanceOptions& options = {});
 
+/// The knee of a k-distance curve, a DBSCAN eps chosen without a parameter: the "Kneedle"
+/// point (Satopää, Albrecht, Irwin & Raghavan, ICDCS workshops 2011) of the ascending curve,
+/// i.e. the distance d_i maximising i/(n−1) − (d_i − d_0)/(d_{n−1} − d_0) on the curve scaled
+/// to the unit square — where the slowly rising part (points inside clusters) turns into the
+/// steep tail (noise). A flat curve gives its (common) value. Returns a distance > 0 in the
+/// curve's units. Throws InvalidArgument for an empty, unsorted or non-finite curve, or one
+/// whose every value is 0 (all points coincide with their k-th neighbour: no eps separates them).
+double k_distance_knee(VectorView<const double> sorted_distances);
+
 }  // namespace spatialembed

@@ -63,3 +63,30 @@ TEST_CASE("k_distance rejects bad k and bad data", "[neighbors][k_distance]") {
   options.metric = Metric::cosine;
   CHECK_THROWS_WITH(k_distance(ConstMatrixF(x.data(), 3, 2), options), Catch::Contains("row 0 is all zeros"));
 }
+
+TEST_CASE("k_distance_knee finds where a flat curve turns steep", "[neighbors][k_distance]") {
+  // 90 points at distance ~0.1 (inside clusters), then a steep noise tail up to 5.
+  std::vector<double> curve;
+  for (int i = 0; i < 90; ++i) curve.push_back(0.1 + 0.001 * i);
+  for (int i = 1; i <= 10; ++i) curve.push_back(0.2 + 0.5 * i);
+  // Kneedle by its definition: argmax of x − y on the unit-square scaled curve.
+  std::size_t best = 0;
+  double best_gap = -1;
+  for (std::size_t i = 0; i < curve.size(); ++i) {
+    const double gap = i / 99.0 - (curve[i] - curve[0]) / (curve.back() - curve[0]);
+    if (gap > best_gap) best_gap = gap, best = i;
+  }
+  REQUIRE(best == 89);
+  CHECK(k_distance_knee(curve) == curve[best]);
+}
+
+TEST_CASE("k_distance_knee edge cases and errors", "[neighbors][k_distance]") {
+  const std::vector<double> flat(10, 0.25), zeros_then_steep{0, 0, 0, 0, 0, 0, 0, 0, 1, 2};
+  CHECK(k_distance_knee(flat) == 0.25);
+  CHECK(k_distance_knee(zeros_then_steep) > 0);  // never 0, even when the knee is on duplicates
+  const std::vector<double> empty, zeros(5, 0.0), unsorted{1, 0.5, 2}, nan{0.1, NAN};
+  CHECK_THROWS_AS(k_distance_knee(empty), InvalidArgument);
+  CHECK_THROWS_AS(k_distance_knee(zeros), InvalidArgument);
+  CHECK_THROWS_AS(k_distance_knee(unsorted), InvalidArgument);
+  CHECK_THROWS_AS(k_distance_knee(nan), InvalidArgument);
+}

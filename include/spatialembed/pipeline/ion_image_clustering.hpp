@@ -1,0 +1,136 @@
+#pragma once
+/// @file
+/// `IonImageClustering`: groups the ion images of one MSI section by shared spatial
+/// structure (Zhang, Claesen, Moerman, Groseclose, Waelkens, De Moor & Verbeeck, Anal Bioanal
+/// Chem 413:2803, 2021). Two pipelines, composed only from public components:
+///
+/// - **nn**: preprocess → CNN features of each ion image (`Embedder`, e.g. ImageNet
+///   ResNet-50 or Xception, 2048-d) → UMAP to 3-D → DBSCAN;
+/// - **umap_only** (the paper's baseline): preprocess → the raw ion-image vectors (measured
+///   pixels) → UMAP to 3-D → DBSCAN.
+///
+/// The header needs no LibTorch: the nn method takes its features from a function, e.g.
+/// ```cpp
+/// spatialembed::Embedder embedder;                       // spatialembed::nn
+/// spatialembed::IonImageClusteringOptions options;
+/// options.features = [&](const spatialembed::IonImageStack& s) { return embedder.transform(s); };
+/// auto result = spatialembed::IonImageClustering(options).fit(stack);
+/// ```
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "spatialembed/cluster/dbscan.hpp"
+#include "spatialembed/manifold/umap.hpp"
+#include "spatialembed/msi/ion_image_stack.hpp"
+#include "spatialembed/msi/preprocessing.hpp"
+#include "spatialembed/msi/spectra.hpp"
+
+namespace spatialembed {
+
+/// Which pipeline `IonImageClustering` runs.
+enum class IonClusteringMethod {
+  nn,         ///< CNN features → UMAP → DBSCAN (the method of Zhang et al. 2021)
+  umap_only,  ///< raw ion-image vectors → UMAP → DBSCAN (their baseline)
+};
+/// Parses "nn" or "umap_only"; throws InvalidArgument otherwise.
+IonClusteringMethod parse_ion_clustering_method(const std::string& name);
+/// The name `parse_ion_clustering_method` accepts.
+const char* to_string(IonClusteringMethod method);
+
+/// Preprocessed ion images (`n × height × width`, values in [0, 1], 0 outside the mask) →
+/// one feature row each: `n × D` float32, row-major. An `Embedder`'s `transform` fits (give the
+/// Embedder `preprocess.hotspot_quantile = 1`: the images arrive already clipped and scaled).
+using IonImageFeatureFn = std::function<std::vector<float>(const IonImageStack& images)>;
+
+/// Stage-level progress: (stage name, done, total) — stages "preprocess", "embed", "umap"
+/// (per epoch), "dbscan" (per phase). Returning false stops the run with `Cancelled`.
+using StageProgressCallback = std::function<bool(const std::string& stage, std::size_t done, std::size_t total)>;
+
+/// Options of `IonImageClustering`; `validate()` checks them all.
+struct IonImageClusteringOptions {
+  IonClusteringMethod method = IonClusteringMethod::nn;  ///< nn or umap_only
+  /// Per-image preprocessing before either method: hotspot clip at the 0.99 quantile of the
+  /// measured pixels, min–max scaling to [0, 1] (TIC normalisation and a median filter optional).
+  PreprocessOptions preprocess{};
+  /// The features of the nn method (required for it, ignored by umap_only).
+  IonImageFeatureFn features;
+  /// UMAP of the features (nn) or ion-image vectors (umap_only); n_components 3 as in the
+  /// paper. Its seed and num_threads are replaced by the ones below.
+  UmapOptions umap = default_umap();
+  /// DBSCAN in the UMAP space; eps is used only when `eps_auto` is false. Its num_threads
+  /// is replaced by the one below.
+  DbscanOptions dbscan{};
+  /// Choose eps as the knee of the k-distance curve (k = dbscan.min_samples) of the UMAP
+  /// coordinates (`k_distance_knee`); the value used is reported in the result.
+  bool eps_auto = true;
+  /// Isotope pairs (Δm/z 1.00336) for the isotope co-clustering score.
+  IsotopePairOptions isotopes{};
+  std::uint64_t seed = 0;  ///< seed of every random choice (UMAP); same seed ⇒ same result
+  int num_threads = 0;     ///< threads for every stage; 0 = all cores; results do not depend on it
+  StageProgressCallback progress;  ///< optional
+
+  /// Throws InvalidArgument naming the field, its value and the allowed range.
+  void validate() const;
+  /// umap-learn's defaults with n_components = 3.
+  static UmapOptions default_umap();
+};
+
+/// How good a clustering looks without ground truth.
+struct IonClusteringEvaluation {
+  std::size_t n_clusters = 0;           ///< clusters found
+  double noise_fraction = 0;            ///< share of the non-empty images labelled −1
+  double silhouette = 0;                ///< mean silhouette in the UMAP space over clustered images; NaN with < 2 clusters
+  std::size_t isotope_pairs = 0;        ///< isotope pairs among all ion images' m/z
+  std::size_t isotope_pairs_clustered = 0;  ///< pairs whose two images both have a cluster
+  double isotope_coclustering = 0;      ///< share of those in one cluster; NaN when there are none
+};
+
+/// What one run found. Images are indexed as in the input stack.
+struct IonImageClusteringResult {
+  IonClusteringMethod method = IonClusteringMethod::nn;
+  std::vector<double> mz;                ///< n_images m/z
+  std::vector<std::int32_t> labels;      ///< n_images clusters 0..n_clusters−1; −1 = noise or empty image
+  std::vector<std::uint8_t> empty;       ///< n_images flags: 1 = all zero after preprocessing (not clustered)
+  std::vector<float> embedding;          ///< n_images × n_components, row-major; NaN rows for empty images
+  std::size_t n_components = 0;
+  std::vector<float> features;           ///< nn: n_images × n_features, row-major, 0 rows for empty images; umap_only: empty
+  std::size_t n_features = 0;
+  std::size_t height = 0, width = 0;     ///< image size, pixels
+  std::vector<std::uint8_t> mask;        ///< height × width, 1 = measured
+  std::vector<float> cluster_mean_images;  ///< n_clusters × height × width: mean of each cluster's preprocessed images
+  std::vector<std::vector<std::size_t>> members;  ///< per cluster, its image indices by increasing m/z
+  double eps = 0;                        ///< DBSCAN eps used
+  bool eps_auto = false;                 ///< eps was the k-distance knee
+  std::vector<double> k_distances;       ///< the ascending k-distance curve (k = min_samples) in the UMAP space
+  std::size_t n_neighbors = 0;           ///< UMAP n_neighbors used
+  std::map<std::string, double> timings; ///< seconds: "preprocess", "embed" (nn), "umap", "dbscan", "evaluate", "total"
+  IonClusteringEvaluation evaluation;
+  std::size_t n_clusters() const { return members.size(); }
+};
+
+/// The ion-image clustering pipelines. Thread-compatible: one `fit` at a time per object.
+class IonImageClustering {
+ public:
+  /// Throws InvalidArgument for invalid options (also: method nn without `features`).
+  explicit IonImageClustering(IonImageClusteringOptions options = {});
+  const IonImageClusteringOptions& options() const { return options_; }
+
+  /// Runs the pipeline on `stack` (taken by value: pass `std::move(stack)` to let the run
+  /// preprocess it in place instead of copying a large stack). Images that are all zero
+  /// after preprocessing (empty, or constant) are left out and labelled −1.
+  /// Throws InvalidArgument for an invalid stack, NaN/inf in a measured pixel, no non-empty
+  /// image, or fewer non-empty images than UMAP's n_neighbors needs (n_neighbors < n);
+  /// FormatError/InvalidArgument when the features function returns the wrong size or
+  /// non-finite values; Cancelled when progress asks to stop.
+  IonImageClusteringResult fit(IonImageStack stack) const;
+
+ private:
+  IonImageClusteringOptions options_;
+};
+
+}  // namespace spatialembed

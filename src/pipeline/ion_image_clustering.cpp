@@ -1,0 +1,277 @@
+#include "spatialembed/pipeline/ion_image_clustering.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "spatialembed/common/error.hpp"
+#include "spatialembed/common/parallel.hpp"
+#include "spatialembed/msi/isotope_coclustering.hpp"
+#include "spatialembed/neighbors/k_distance.hpp"
+
+namespace spatialembed {
+
+IonClusteringMethod parse_ion_clustering_method(const std::string& name) {
+  if (name == "nn") return IonClusteringMethod::nn;
+  if (name == "umap_only") return IonClusteringMethod::umap_only;
+  throw InvalidArgument(fmt::format("method must be 'nn' or 'umap_only', got '{}'", name));
+}
+
+const char* to_string(IonClusteringMethod method) {
+  return method == IonClusteringMethod::nn ? "nn" : "umap_only";
+}
+
+UmapOptions IonImageClusteringOptions::default_umap() {
+  UmapOptions umap;
+  umap.n_components = 3;
+  umap.min_dist = 0.0;
+  return umap;
+}
+
+void IonImageClusteringOptions::validate() const {
+  SPATIALEMBED_CHECK(method != IonClusteringMethod::nn || features, InvalidArgument,
+                     "method 'nn' needs a features function (e.g. an Embedder's transform); got none");
+  SPATIALEMBED_CHECK(num_threads >= 0, InvalidArgument, "num_threads must be >= 0, got {}", num_threads);
+  preprocess.validate();
+  umap.validate();
+  isotopes.validate();
+  if (!eps_auto) dbscan.validate();
+  SPATIALEMBED_CHECK(dbscan.min_samples >= 1, InvalidArgument, "dbscan.min_samples must be >= 1, got {}",
+                     dbscan.min_samples);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void check_finite_measured(const IonImageStack& stack, int num_threads) {
+  const std::size_t P = stack.n_pixels();
+  parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
+    const float* image = stack.image(k);
+    for (std::size_t p = 0; p < P; ++p) {
+      SPATIALEMBED_CHECK(!stack.mask[p] || std::isfinite(image[p]), InvalidArgument,
+                         "ion image {} (m/z {}) holds {} at pixel (row {}, column {}); intensities must be finite",
+                         k, stack.mz[k], image[p], p / stack.width, p % stack.width);
+    }
+  }, 4);
+}
+
+// 1 for each image that is all zero (after preprocessing: empty or constant).
+std::vector<std::uint8_t> empty_images(const IonImageStack& stack) {
+  std::vector<std::uint8_t> empty(stack.n_images());
+  for (std::size_t k = 0; k < stack.n_images(); ++k) {
+    const float* image = stack.image(k);
+    empty[k] = std::all_of(image, image + stack.n_pixels(), [](float v) { return v == 0.0f; });
+  }
+  return empty;
+}
+
+// Moves the images listed in `kept` (ascending) to the front and drops the others.
+void keep_images(IonImageStack& stack, const std::vector<std::size_t>& kept) {
+  const std::size_t P = stack.n_pixels();
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    if (kept[i] != i) std::copy_n(stack.image(kept[i]), P, stack.image(i));
+    stack.mz[i] = stack.mz[kept[i]];
+  }
+  stack.mz.resize(kept.size());
+  stack.images.resize(kept.size() * P);
+  stack.images.shrink_to_fit();
+}
+
+// The measured pixels of each image as one row (n × n_measured), for metrics that unmeasured
+// zeros would distort (correlation centres each row).
+std::vector<float> measured_pixel_rows(const IonImageStack& stack) {
+  const std::size_t P = stack.n_pixels(), M = stack.n_measured();
+  std::vector<float> rows(stack.n_images() * M);
+  for (std::size_t k = 0; k < stack.n_images(); ++k) {
+    float* out = rows.data() + k * M;
+    for (std::size_t p = 0; p < P; ++p)
+      if (stack.mask[p]) *out++ = stack.image(k)[p];
+  }
+  return rows;
+}
+
+std::vector<float> checked_features(const IonImageClusteringOptions& options, const IonImageStack& stack,
+                                    std::size_t& dim) {
+  std::vector<float> features = options.features(stack);
+  const std::size_t n = stack.n_images();
+  SPATIALEMBED_CHECK(!features.empty() && features.size() % n == 0, InvalidArgument,
+                     "the features function returned {} values for {} ion images; expected n_images x D", features.size(), n);
+  dim = features.size() / n;
+  const auto bad = std::find_if(features.begin(), features.end(), [](float v) { return !std::isfinite(v); });
+  SPATIALEMBED_CHECK(bad == features.end(), InvalidArgument,
+                     "the features of ion image {} (m/z {}) hold a non-finite value ({})",
+                     (bad - features.begin()) / static_cast<std::ptrdiff_t>(dim),
+                     stack.mz[static_cast<std::size_t>(bad - features.begin()) / dim], *bad);
+  return features;
+}
+
+ProgressCallback stage_progress(const StageProgressCallback& progress, const char* stage) {
+  if (!progress) return {};
+  return [progress, stage](std::size_t done, std::size_t total) { return progress(stage, done, total); };
+}
+
+void report_stage(const StageProgressCallback& progress, const char* stage, std::size_t done, std::size_t total) {
+  if (progress && !progress(stage, done, total)) throw Cancelled(fmt::format("cancelled during stage '{}'", stage));
+}
+
+// Per cluster, its image indices (into the original stack) by increasing m/z, and the mean
+// of its preprocessed images.
+void summarise_clusters(const IonImageStack& kept_stack, const std::vector<std::size_t>& kept,
+                        const std::vector<std::int32_t>& kept_labels, std::int32_t n_clusters,
+                        IonImageClusteringResult& result) {
+  const std::size_t P = kept_stack.n_pixels();
+  result.members.assign(static_cast<std::size_t>(n_clusters), {});
+  result.cluster_mean_images.assign(static_cast<std::size_t>(n_clusters) * P, 0.0f);
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    if (kept_labels[i] < 0) continue;
+    const auto c = static_cast<std::size_t>(kept_labels[i]);
+    result.members[c].push_back(kept[i]);
+    float* mean = result.cluster_mean_images.data() + c * P;
+    const float* image = kept_stack.image(i);
+    for (std::size_t p = 0; p < P; ++p) mean[p] += image[p];
+  }
+  for (std::size_t c = 0; c < result.members.size(); ++c) {
+    auto& members = result.members[c];
+    const float scale = 1.0f / static_cast<float>(members.size());
+    float* mean = result.cluster_mean_images.data() + c * P;
+    for (std::size_t p = 0; p < P; ++p) mean[p] *= scale;
+    std::stable_sort(members.begin(), members.end(),
+                     [&](std::size_t a, std::size_t b) { return result.mz[a] < result.mz[b]; });
+  }
+}
+
+IonClusteringEvaluation evaluate(const IonImageClusteringResult& result, std::size_t n_kept,
+                                 const IsotopePairOptions& isotopes) {
+  IonClusteringEvaluation e;
+  e.n_clusters = result.n_clusters();
+  std::size_t noise = 0;
+  for (std::size_t k = 0; k < result.labels.size(); ++k) noise += !result.empty[k] && result.labels[k] < 0;
+  e.noise_fraction = static_cast<double>(noise) / static_cast<double>(n_kept);
+  e.silhouette = std::numeric_limits<double>::quiet_NaN();
+  const auto iso = isotope_coclustering(result.mz, result.labels, isotopes);
+  e.isotope_pairs = iso.pairs.size();
+  e.isotope_pairs_clustered = iso.n_clustered;
+  e.isotope_coclustering = iso.share();
+  return e;
+}
+
+}  // namespace
+
+IonImageClustering::IonImageClustering(IonImageClusteringOptions options) : options_(std::move(options)) {
+  options_.validate();
+}
+
+IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
+  const auto& o = options_;
+  const auto start = Clock::now();
+  stack.validate();
+  SPATIALEMBED_CHECK(stack.n_images() > 0, InvalidArgument, "the ion-image stack holds no image");
+  SPATIALEMBED_CHECK(stack.n_measured() > 0, InvalidArgument, "the ion-image stack has no measured pixel (mask all 0)");
+  IonImageClusteringResult result;
+  result.method = o.method;
+  result.mz = stack.mz;
+  result.height = stack.height;
+  result.width = stack.width;
+  result.mask = stack.mask;
+
+  // Preprocess, then leave out the images that hold nothing.
+  auto t = Clock::now();
+  report_stage(o.progress, "preprocess", 0, 1);
+  check_finite_measured(stack, o.num_threads);
+  PreprocessOptions preprocess_options = o.preprocess;
+  preprocess_options.num_threads = o.num_threads;
+  preprocess(stack, preprocess_options);
+  result.empty = empty_images(stack);
+  std::vector<std::size_t> kept;
+  for (std::size_t k = 0; k < stack.n_images(); ++k)
+    if (!result.empty[k]) kept.push_back(k);
+  SPATIALEMBED_CHECK(!kept.empty(), InvalidArgument,
+                     "all {} ion images are empty (all zero or constant over the measured pixels): nothing to cluster",
+                     stack.n_images());
+  SPATIALEMBED_CHECK(o.umap.n_neighbors < kept.size(), InvalidArgument,
+                     "{} non-empty ion images ({} of {} are empty) are too few for UMAP with n_neighbors = {}: "
+                     "give more ion images or n_neighbors < {}",
+                     kept.size(), stack.n_images() - kept.size(), stack.n_images(), o.umap.n_neighbors, kept.size());
+  keep_images(stack, kept);
+  const std::size_t n = kept.size();
+  result.timings["preprocess"] = seconds_since(t);
+  report_stage(o.progress, "preprocess", 1, 1);
+
+  // The rows UMAP sees: CNN features (nn) or the ion images themselves (umap_only). Unmeasured
+  // pixels are 0 in every image, so they change no euclidean, cosine or manhattan distance and
+  // the stack's memory serves as the matrix without a copy.
+  std::vector<float> rows;
+  ConstMatrixF X;
+  if (o.method == IonClusteringMethod::nn) {
+    t = Clock::now();
+    report_stage(o.progress, "embed", 0, n);
+    std::size_t dim = 0;
+    rows = checked_features(o, stack, dim);
+    X = ConstMatrixF(rows.data(), n, dim);
+    result.timings["embed"] = seconds_since(t);
+    report_stage(o.progress, "embed", n, n);
+  } else if (o.umap.metric == Metric::correlation) {
+    rows = measured_pixel_rows(stack);
+    X = ConstMatrixF(rows.data(), n, stack.n_measured());
+  } else {
+    X = ConstMatrixF(stack.images.data(), n, stack.n_pixels());
+  }
+
+  t = Clock::now();
+  UmapOptions umap_options = o.umap;
+  umap_options.seed = o.seed;
+  umap_options.num_threads = o.num_threads;
+  umap_options.progress = stage_progress(o.progress, "umap");
+  const UmapEmbedding umap = umap_fit(X, umap_options);
+  result.n_components = umap.n_components;
+  result.n_neighbors = umap_options.n_neighbors;
+  result.timings["umap"] = seconds_since(t);
+
+  // DBSCAN in the UMAP space, eps from the knee of the k-distance curve unless given.
+  t = Clock::now();
+  const ConstMatrixF Y(umap.embedding.data(), n, umap.n_components);
+  KDistanceOptions kd;
+  kd.k = static_cast<std::size_t>(std::min<std::int64_t>(o.dbscan.min_samples, static_cast<std::int64_t>(n)));
+  kd.num_threads = o.num_threads;
+  result.k_distances = k_distance(Y, kd);
+  DbscanOptions dbscan_options = o.dbscan;
+  dbscan_options.num_threads = o.num_threads;
+  dbscan_options.metric = Metric::euclidean;
+  dbscan_options.progress = stage_progress(o.progress, "dbscan");
+  result.eps_auto = o.eps_auto;
+  if (o.eps_auto) dbscan_options.eps = k_distance_knee(result.k_distances);
+  result.eps = dbscan_options.eps;
+  const DbscanResult clusters = DBSCAN(dbscan_options).fit(Y);
+  result.timings["dbscan"] = seconds_since(t);
+
+  // Back to the input's indexing.
+  t = Clock::now();
+  const std::size_t N = result.mz.size(), C = umap.n_components;
+  result.labels.assign(N, -1);
+  result.embedding.assign(N * C, std::numeric_limits<float>::quiet_NaN());
+  for (std::size_t i = 0; i < n; ++i) {
+    result.labels[kept[i]] = clusters.labels[i];
+    std::copy_n(umap.embedding.data() + i * C, C, result.embedding.data() + kept[i] * C);
+  }
+  if (o.method == IonClusteringMethod::nn) {
+    result.n_features = X.cols;
+    result.features.assign(N * X.cols, 0.0f);
+    for (std::size_t i = 0; i < n; ++i)
+      std::copy_n(rows.data() + i * X.cols, X.cols, result.features.data() + kept[i] * X.cols);
+  }
+  summarise_clusters(stack, kept, clusters.labels, clusters.n_clusters, result);
+  result.evaluation = evaluate(result, n, o.isotopes);
+  result.timings["evaluate"] = seconds_since(t);
+  result.timings["total"] = seconds_since(start);
+  return result;
+}
+
+}  // namespace spatialembed

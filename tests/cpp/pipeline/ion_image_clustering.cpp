@@ -1,0 +1,191 @@
+#include "spatialembed/pipeline/ion_image_clustering.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "spatialembed/common/error.hpp"
+#include "spatialembed/common/random.hpp"
+#include "spatialembed/neighbors/k_distance.hpp"
+
+using namespace spatialembed;
+
+namespace {
+
+constexpr std::size_t kSide = 24, kPerPattern = 20, kPatterns = 3;
+
+// Pattern 0: left half; 1: a central disc; 2: a stripe along the top. Each image scales its
+// pattern by its own intensity, tilts it by its own left-right gradient (so a pattern's images
+// form a continuum, as related ions do, rather than a noise ball) and adds noise; image k
+// belongs to pattern k / kPerPattern.
+// The last image is empty. Pattern 0's first two images are an isotope pair (M, M+1).
+IonImageStack three_pattern_stack(std::uint64_t seed) {
+  IonImageStack stack;
+  stack.height = stack.width = kSide;
+  stack.mask.assign(kSide * kSide, 1);
+  Rng rng(seed);
+  for (std::size_t k = 0; k < kPatterns * kPerPattern; ++k) {
+    const std::size_t pattern = k / kPerPattern;
+    const double intensity = 1.0 + 4.0 * rng.uniform(), tilt = 0.5 * rng.uniform();
+    for (std::size_t y = 0; y < kSide; ++y) {
+      for (std::size_t x = 0; x < kSide; ++x) {
+        const double dx = x - 11.5, dy = y - 11.5;
+        const bool on = pattern == 0 ? x < kSide / 2 : pattern == 1 ? dx * dx + dy * dy < 36 : y < 5;
+        const double gradient = 1.0 + tilt * static_cast<double>(x) / kSide;
+        stack.images.push_back(static_cast<float>(intensity * gradient * (on ? 1.0 : 0.05) + 0.05 * rng.uniform()));
+      }
+    }
+    stack.mz.push_back(k == 1 ? 400.0 + 1.00336 : 400.0 + 10.0 * static_cast<double>(k));
+  }
+  stack.images.resize(stack.images.size() + kSide * kSide, 0.0f);  // the empty image
+  stack.mz.push_back(2000.0);
+  return stack;
+}
+
+IonImageClusteringOptions small_options(IonClusteringMethod method) {
+  IonImageClusteringOptions o;
+  o.method = method;
+  o.umap.n_neighbors = 10;
+  o.dbscan.min_samples = 5;
+  // The three patterns lie tens of units apart in 3-D, each spread over a few units; an eps
+  // between those scales is unambiguous (the automatic choice is tested on its own).
+  o.eps_auto = false;
+  o.dbscan.eps = 3.0;
+  o.seed = 7;
+  o.num_threads = 2;
+  return o;
+}
+
+// 4×4 block means: a cheap stand-in for CNN features, enough to exercise the nn wiring.
+std::vector<float> block_means(const IonImageStack& stack) {
+  const std::size_t B = 4, cells = (stack.height / B) * (stack.width / B);
+  std::vector<float> out(stack.n_images() * cells, 0.0f);
+  for (std::size_t k = 0; k < stack.n_images(); ++k)
+    for (std::size_t y = 0; y < stack.height; ++y)
+      for (std::size_t x = 0; x < stack.width; ++x)
+        out[k * cells + (y / B) * (stack.width / B) + x / B] += stack.image(k)[y * stack.width + x] / (B * B);
+  return out;
+}
+
+// Every pattern's clustered images share one label, different patterns different labels.
+void check_recovers_patterns(const IonImageClusteringResult& r) {
+  std::set<std::int32_t> seen;
+  for (std::size_t p = 0; p < kPatterns; ++p) {
+    std::set<std::int32_t> labels;
+    for (std::size_t k = p * kPerPattern; k < (p + 1) * kPerPattern; ++k)
+      if (r.labels[k] >= 0) labels.insert(r.labels[k]);
+    REQUIRE(labels.size() == 1);
+    CHECK(seen.insert(*labels.begin()).second);
+  }
+  CHECK(r.n_clusters() == kPatterns);
+  CHECK(r.evaluation.noise_fraction < 0.2);
+}
+
+}  // namespace
+
+TEST_CASE("IonImageClustering umap_only recovers three spatial patterns", "[pipeline]") {
+  const auto result = IonImageClustering(small_options(IonClusteringMethod::umap_only)).fit(three_pattern_stack(1));
+  check_recovers_patterns(result);
+  const std::size_t N = kPatterns * kPerPattern + 1;
+  REQUIRE(result.labels.size() == N);
+  REQUIRE(result.embedding.size() == N * 3);
+  CHECK(result.n_components == 3);
+  CHECK(result.empty[N - 1] == 1);
+  CHECK(result.labels[N - 1] == -1);
+  CHECK(std::isnan(result.embedding[(N - 1) * 3]));
+  CHECK(result.features.empty());
+  CHECK(result.k_distances.size() == N - 1);
+  // The isotope pair (images 0 and 1) lies in pattern 0, so it is co-clustered when both are clustered.
+  CHECK(result.evaluation.isotope_pairs == 1);
+  if (result.evaluation.isotope_pairs_clustered == 1) CHECK(result.evaluation.isotope_coclustering == 1.0);
+  // Members are sorted by m/z and their mean image is the mean of their preprocessed images (in [0, 1]).
+  for (std::size_t c = 0; c < result.n_clusters(); ++c) {
+    const auto& members = result.members[c];
+    for (std::size_t i = 1; i < members.size(); ++i) CHECK(result.mz[members[i - 1]] < result.mz[members[i]]);
+    const float* mean = result.cluster_mean_images.data() + c * kSide * kSide;
+    CHECK(*std::max_element(mean, mean + kSide * kSide) <= 1.0f);
+  }
+  for (const char* stage : {"preprocess", "umap", "dbscan", "total"}) CHECK(result.timings.count(stage) == 1);
+}
+
+TEST_CASE("IonImageClustering nn uses the features function and keeps its features", "[pipeline]") {
+  auto options = small_options(IonClusteringMethod::nn);
+  std::size_t calls = 0, images_seen = 0;
+  options.features = [&](const IonImageStack& s) {
+    ++calls;
+    images_seen = s.n_images();
+    for (float v : s.images) REQUIRE((v >= 0.0f && v <= 1.0f));  // preprocessed: scaled to [0, 1]
+    return block_means(s);
+  };
+  const auto result = IonImageClustering(options).fit(three_pattern_stack(2));
+  CHECK(calls == 1);
+  CHECK(images_seen == kPatterns * kPerPattern);  // the empty image is left out
+  check_recovers_patterns(result);
+  CHECK(result.n_features == 36);
+  CHECK(result.features.size() == (kPatterns * kPerPattern + 1) * 36);
+  CHECK(result.timings.count("embed") == 1);
+}
+
+TEST_CASE("IonImageClustering: same seed, same result for 1 and 2 threads; given eps is used", "[pipeline]") {
+  auto options = small_options(IonClusteringMethod::umap_only);
+  options.num_threads = 1;
+  const auto one = IonImageClustering(options).fit(three_pattern_stack(3));
+  options.num_threads = 2;
+  const auto two = IonImageClustering(options).fit(three_pattern_stack(3));
+  CHECK(one.labels == two.labels);
+  REQUIRE(one.embedding.size() == two.embedding.size());  // bitwise: the empty image's row is NaN
+  CHECK(std::memcmp(one.embedding.data(), two.embedding.data(), one.embedding.size() * sizeof(float)) == 0);
+  options.dbscan.eps = 1e-6;  // nothing is that close: all noise
+  const auto tight = IonImageClustering(options).fit(three_pattern_stack(3));
+  CHECK(tight.eps == 1e-6);
+  CHECK_FALSE(tight.eps_auto);
+  CHECK(tight.n_clusters() == 0);
+  CHECK(tight.evaluation.noise_fraction == 1.0);
+}
+
+TEST_CASE("IonImageClustering: automatic eps is the knee of the reported k-distance curve", "[pipeline]") {
+  auto options = small_options(IonClusteringMethod::umap_only);
+  options.eps_auto = true;
+  const auto result = IonImageClustering(options).fit(three_pattern_stack(5));
+  CHECK(result.eps_auto);
+  REQUIRE(result.k_distances.size() == kPatterns * kPerPattern);
+  CHECK(result.eps == k_distance_knee(result.k_distances));
+  // No cluster mixes two patterns, whatever eps the knee gives.
+  for (const auto& members : result.members) {
+    std::set<std::size_t> patterns;
+    for (auto k : members) patterns.insert(k / kPerPattern);
+    CHECK(patterns.size() == 1);
+  }
+}
+
+TEST_CASE("IonImageClustering rejects bad input with clear errors", "[pipeline]") {
+  auto stack = three_pattern_stack(4);
+  CHECK_THROWS_WITH(IonImageClustering(IonImageClusteringOptions{}),
+                    Catch::Contains("needs a features function"));
+  auto options = small_options(IonClusteringMethod::umap_only);
+  options.umap.n_neighbors = 60;  // 60 non-empty images
+  CHECK_THROWS_WITH(IonImageClustering(options).fit(stack), Catch::Contains("too few for UMAP with n_neighbors = 60"));
+
+  IonImageStack all_zero = stack;
+  std::fill(all_zero.images.begin(), all_zero.images.end(), 0.0f);
+  CHECK_THROWS_WITH(IonImageClustering(small_options(IonClusteringMethod::umap_only)).fit(all_zero),
+                    Catch::Contains("all 61 ion images are empty"));
+
+  IonImageStack with_nan = stack;
+  with_nan.images[5 * kSide * kSide + 3] = NAN;
+  CHECK_THROWS_WITH(IonImageClustering(small_options(IonClusteringMethod::umap_only)).fit(with_nan),
+                    Catch::Contains("ion image 5"));
+
+  auto nn = small_options(IonClusteringMethod::nn);
+  nn.features = [](const IonImageStack& s) { return std::vector<float>(s.n_images() * 3 + 1, 0.0f); };
+  CHECK_THROWS_WITH(IonImageClustering(nn).fit(stack), Catch::Contains("expected n_images x D"));
+  nn.features = [](const IonImageStack& s) { return std::vector<float>(s.n_images() * 2, INFINITY); };
+  CHECK_THROWS_WITH(IonImageClustering(nn).fit(stack), Catch::Contains("non-finite"));
+
+  auto cancel = small_options(IonClusteringMethod::umap_only);
+  cancel.progress = [](const std::string& stage, std::size_t, std::size_t) { return stage != "umap"; };
+  CHECK_THROWS_AS(IonImageClustering(cancel).fit(stack), Cancelled);
+  CHECK_THROWS_AS(parse_ion_clustering_method("xception"), InvalidArgument);
+}
