@@ -17,6 +17,22 @@ VectorView<const double> optional_vector(const std::optional<CArray<double>>& va
   return VectorView<const double>(values->data(), static_cast<std::size_t>(values->shape(0)));
 }
 
+IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz) {
+  SPATIALEMBED_CHECK(images.ndim() == 3, InvalidArgument, "images must be 3-D (n_images, height, width), got {} dimension(s)",
+                     images.ndim());
+  SPATIALEMBED_CHECK(mask.ndim() == 2 && mask.shape(0) == images.shape(1) && mask.shape(1) == images.shape(2),
+                     InvalidArgument, "mask must have shape (height, width) = ({}, {})", images.shape(1), images.shape(2));
+  SPATIALEMBED_CHECK(mz.ndim() == 1 && mz.shape(0) == images.shape(0), InvalidArgument,
+                     "mz must have shape (n_images,) = ({},)", images.shape(0));
+  IonImageStack stack;
+  stack.height = static_cast<std::size_t>(images.shape(1));
+  stack.width = static_cast<std::size_t>(images.shape(2));
+  stack.images.assign(images.data(), images.data() + images.size());
+  stack.mask.assign(mask.data(), mask.data() + mask.size());
+  stack.mz.assign(mz.data(), mz.data() + mz.size());
+  return stack;
+}
+
 ProgressCallback interrupt_check() {
   return [](std::size_t, std::size_t) {
     py::gil_scoped_acquire gil;

@@ -10,6 +10,7 @@
 
 #include "spatialembed/common/matrix_view.hpp"
 #include "spatialembed/common/progress.hpp"
+#include "spatialembed/msi/ion_image_stack.hpp"
 
 namespace spatialembed::bindings {
 
@@ -38,6 +39,10 @@ VectorView<const T> vector_view(const CArray<T>& values) {
 
 /// A view of an optional 1-D float64 array (empty when None).
 VectorView<const double> optional_vector(const std::optional<CArray<double>>& values, const char* name);
+
+/// An ion-image stack copied from NumPy arrays (n × H × W float32, H × W bool, n float64);
+/// throws ValueError for inconsistent shapes.
+IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz);
 
 /// A progress callback that only checks for Ctrl-C (the call then raises KeyboardInterrupt).
 /// For calls made with the GIL released.

@@ -32,22 +32,6 @@ py::tuple stack_to_python(IonImageStack&& stack) {
   return py::make_tuple(images, mask, to_numpy(std::move(stack.mz)), meta);
 }
 
-IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz) {
-  SPATIALEMBED_CHECK(images.ndim() == 3, InvalidArgument, "images must be 3-D (n_images, height, width), got {} dimension(s)",
-                     images.ndim());
-  SPATIALEMBED_CHECK(mask.ndim() == 2 && mask.shape(0) == images.shape(1) && mask.shape(1) == images.shape(2),
-                     InvalidArgument, "mask must have shape (height, width) = ({}, {})", images.shape(1), images.shape(2));
-  SPATIALEMBED_CHECK(mz.ndim() == 1 && mz.shape(0) == images.shape(0), InvalidArgument,
-                     "mz must have shape (n_images,) = ({},)", images.shape(0));
-  IonImageStack stack;
-  stack.height = static_cast<std::size_t>(images.shape(1));
-  stack.width = static_cast<std::size_t>(images.shape(2));
-  stack.images.assign(images.data(), images.data() + images.size());
-  stack.mask.assign(mask.data(), mask.data() + mask.size());
-  stack.mz.assign(mz.data(), mz.data() + mz.size());
-  return stack;
-}
-
 py::array_t<double> read_array(const ImzMLReader& reader, const BinaryArrayRef& array) {
   std::vector<double> values;
   std::vector<char> scratch;

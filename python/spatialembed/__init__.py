@@ -10,6 +10,7 @@ from .metrics import knn_recall, nearest_neighbors, trustworthiness
 from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
 from .neighbors import k_distance, k_distance_knee
 from .nn import Embedder
+from .pipeline import IonImageClustering, IonImageClusteringResult
 
-__all__ = ["DBSCAN", "Embedder", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance", "k_distance_knee",
+__all__ = ["DBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance", "k_distance_knee",
            "knn_recall", "nearest_neighbors", "pick_peaks", "trustworthiness", "__version__"]

@@ -41,7 +41,9 @@ class IonImageClusteringResult:
         ``silhouette`` (in the embedding, over clustered images; NaN with fewer than 2
         clusters); ``isotope_pairs`` (pairs of ion images 1.00336 Da apart);
         ``isotope_pairs_clustered`` (pairs whose both images are clustered) and
-        ``isotope_coclustering`` (share of those in one cluster; NaN when there are none).
+        ``isotope_coclustering`` (share of those in one cluster; NaN when there are none);
+        ``k_distances`` (the ascending k-distance curve in the embedding, k = min_samples, from
+        which an automatic eps is chosen).
     """
 
     method: str

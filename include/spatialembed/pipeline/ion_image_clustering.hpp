@@ -59,8 +59,8 @@ struct IonImageClusteringOptions {
   PreprocessOptions preprocess{};
   /// The features of the nn method (required for it, ignored by umap_only).
   IonImageFeatureFn features;
-  /// UMAP of the features (nn) or ion-image vectors (umap_only); n_components 3 as in the
-  /// paper. Its seed and num_threads are replaced by the ones below.
+  /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
+  /// set. Its seed and num_threads are replaced by the ones below.
   UmapOptions umap = default_umap();
   /// DBSCAN in the UMAP space; eps is used only when `eps_auto` is false. Its num_threads
   /// is replaced by the one below.
@@ -76,7 +76,8 @@ struct IonImageClusteringOptions {
 
   /// Throws InvalidArgument naming the field, its value and the allowed range.
   void validate() const;
-  /// umap-learn's defaults with n_components = 3.
+  /// umap-learn's defaults but n_components = 3 (as the paper) and min_dist = 0 (tight
+  /// clusters, as umap-learn's documentation advises when clustering the embedding).
   static UmapOptions default_umap();
 };
 

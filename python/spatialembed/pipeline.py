@@ -1,0 +1,221 @@
+"""Ion-image clustering pipelines (NN-based and UMAP-only) with scikit-learn's interface."""
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, clone
+
+from . import _core
+from ._result import IonImageClusteringResult
+from ._validation import num_threads
+from .manifold import UMAP
+from .msi import IonImageStack
+
+__all__ = ["IonImageClustering", "IonImageClusteringResult"]
+
+METHODS = ("nn", "umap_only")
+
+
+def default_umap():
+    """The UMAP the pipelines use unless given one: 3-D (as Zhang et al. 2021) and
+    ``min_dist=0`` (tight clusters, as umap-learn's documentation advises for clustering)."""
+    return UMAP(n_components=3, min_dist=0.0)
+
+
+class IonImageClustering(ClusterMixin, BaseEstimator):
+    """Groups the ion images of one MSI section by shared spatial structure.
+
+    Zhang, Claesen, Moerman, Groseclose, Waelkens, De Moor & Verbeeck, *Anal Bioanal Chem*
+    413:2803 (2021). Two pipelines, both run in C++ from the public components:
+
+    - ``method="nn"``: preprocess → CNN features of each ion image (:class:`Embedder`,
+      ImageNet ResNet-50 by default, 2048-d) → :class:`UMAP` to 3-D → :class:`DBSCAN`;
+    - ``method="umap_only"`` (the paper's baseline): preprocess → the raw ion-image vectors
+      (measured pixels) → UMAP to 3-D → DBSCAN.
+
+    Ion images that are all zero after preprocessing (empty or constant) are not clustered
+    and get label −1.
+
+    Parameters
+    ----------
+    method : {"nn", "umap_only"}, default="nn"
+    embedder : Embedder, default=None
+        The feature extractor of ``method="nn"``; None = ``Embedder()`` (ResNet-50 with the
+        fetched ImageNet weights). Its ``hotspot_quantile`` is ignored: images arrive clipped.
+    umap : UMAP, default=None
+        The reduction; None = ``UMAP(n_components=3, min_dist=0.0)``. Its ``random_state`` and
+        ``n_jobs`` are replaced by this estimator's.
+    eps : float, default=None
+        DBSCAN radius in the UMAP space; None = the knee of the k-distance curve
+        (k = ``min_samples``, :func:`k_distance_knee`), reported as ``result_.params["eps"]``.
+    min_samples : int, default=5
+        DBSCAN core-point threshold (the image itself counted).
+    dbscan_algorithm : {"auto", "grid", "kdtree", "brute"}, default="auto"
+    tic_normalize : bool, default=False
+        Divide each pixel by its sum over the ion images first.
+    hotspot_quantile : float, default=0.99
+        Clip each ion image at this quantile of its measured pixels (1 = off).
+    median_filter : int, default=0
+        Side of a median filter applied to each image (odd >= 3; 0 = off).
+    isotope_tolerance : float, default=10.0
+        Tolerance of the isotope spacing (1.00336 Da) when pairing ion images for the
+        isotope co-clustering score, in ``isotope_unit``.
+    isotope_unit : {"ppm", "da"}, default="ppm"
+    max_charge : int, default=1
+        Isotope spacings 1.00336 / z for z = 1 … max_charge.
+    random_state : int, default=0
+        Seed of UMAP; same seed ⇒ same result whatever ``n_jobs`` is.
+    n_jobs : int, default=None
+        Threads (None or -1 = all cores).
+    verbose : bool, default=False
+        A progress bar per stage (tqdm).
+
+    Attributes
+    ----------
+    result_ : IonImageClusteringResult
+        Everything the run found (labels, embedding, features, cluster mean images, members,
+        parameters, timings, evaluation).
+    labels_ : ndarray of shape (n_images,), int64
+    embedding_ : ndarray of shape (n_images, 3), float32
+    features_ : ndarray of shape (n_images, D), float32, or None (umap_only)
+
+    Raises
+    ------
+    ValueError
+        Invalid parameters; NaN/inf in a measured pixel; no non-empty ion image; fewer
+        non-empty ion images than UMAP's ``n_neighbors`` needs.
+    OSError
+        Missing CNN weights (the message says how to fetch them).
+
+    Examples
+    --------
+    >>> from spatialembed import IonImageClustering, IonImageStack        # doctest: +SKIP
+    >>> stack = IonImageStack.from_png_dir("mouse_bladder_png")
+    >>> model = IonImageClustering(method="nn").fit(stack)
+    >>> model.result_.evaluation["n_clusters"], model.result_.params["eps"]
+    """
+
+    def __init__(self, method="nn", *, embedder=None, umap=None, eps=None, min_samples=5, dbscan_algorithm="auto",
+                 tic_normalize=False, hotspot_quantile=0.99, median_filter=0, isotope_tolerance=10.0,
+                 isotope_unit="ppm", max_charge=1, random_state=0, n_jobs=None, verbose=False):
+        self.method = method
+        self.embedder = embedder
+        self.umap = umap
+        self.eps = eps
+        self.min_samples = min_samples
+        self.dbscan_algorithm = dbscan_algorithm
+        self.tic_normalize = tic_normalize
+        self.hotspot_quantile = hotspot_quantile
+        self.median_filter = median_filter
+        self.isotope_tolerance = isotope_tolerance
+        self.isotope_unit = isotope_unit
+        self.max_charge = max_charge
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _check_params(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if not isinstance(self.min_samples, numbers.Integral) or self.min_samples < 1:
+            raise ValueError(f"min_samples must be a positive integer, got {self.min_samples!r}")
+        if self.eps is not None and not (isinstance(self.eps, numbers.Real) and self.eps > 0):
+            raise ValueError(f"eps must be a positive number or None (automatic), got {self.eps!r}")
+        if not isinstance(self.random_state, numbers.Integral):
+            raise ValueError(f"random_state must be an integer seed, got {self.random_state!r}")
+
+    def _umap_options(self):
+        umap = default_umap() if self.umap is None else self.umap
+        if not isinstance(umap, UMAP):
+            raise ValueError(f"umap must be a spatialembed.UMAP, got {type(umap).__name__}")
+        if umap.metric == "precomputed" or not isinstance(umap.init, str):
+            raise ValueError("umap: the pipeline computes its own input; metric='precomputed' and array init "
+                             "are not available here")
+        options = umap._options()
+        options.init = umap.init
+        return options
+
+    def _features(self):
+        if self.method != "nn":
+            return None
+        from .nn import Embedder
+        embedder = Embedder() if self.embedder is None else clone(self.embedder)
+        embedder.set_params(hotspot_quantile=1.0)  # the pipeline has clipped the images already
+        return lambda images, mask: embedder.transform(IonImageStack(images, mask))
+
+    def fit(self, X, y=None):
+        """Cluster the ion images of ``X``.
+
+        Parameters
+        ----------
+        X : IonImageStack or array-like of shape (n_images, height, width)
+            An array is taken as every pixel measured, m/z = 0, 1, 2, …
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        stack = X if isinstance(X, IonImageStack) else IonImageStack(np.asarray(X, dtype=np.float32))
+        with _StageBars(self.verbose) as bars:
+            raw = _core.cluster_ion_images(
+                stack.images, stack.mask, stack.mz, self.method, bool(self.tic_normalize), float(self.hotspot_quantile),
+                int(self.median_filter), self._umap_options(), None if self.eps is None else float(self.eps),
+                int(self.min_samples), str(self.dbscan_algorithm), float(self.isotope_tolerance), str(self.isotope_unit),
+                int(self.max_charge), int(self.random_state) % 2**64, num_threads(self.n_jobs), self._features(),
+                bars.update if self.verbose else None)
+        self.result_ = self._result(raw)
+        self.labels_ = self.result_.labels
+        self.embedding_ = self.result_.embedding
+        self.features_ = self.result_.features
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Cluster ``X`` and return ``labels_``."""
+        return self.fit(X).labels_
+
+    def _result(self, raw):
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("embedder", "umap")}
+        umap = default_umap() if self.umap is None else self.umap
+        params.update({f"umap__{k}": v for k, v in umap.get_params().items() if k not in ("random_state", "n_jobs")})
+        params["umap__n_neighbors"] = raw["n_neighbors"]
+        if self.method == "nn":
+            from .nn import Embedder
+            embedder = Embedder() if self.embedder is None else self.embedder
+            params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k != "hotspot_quantile"})
+        params.update(eps=raw["eps"], eps_auto=raw["eps_auto"])
+        return IonImageClusteringResult(
+            method=raw["method"], mz=raw["mz"], labels=raw["labels"].astype(np.int64), empty=raw["empty"],
+            embedding=raw["embedding"], features=raw["features"], mask=raw["mask"],
+            cluster_mean_images=raw["cluster_mean_images"], members=list(raw["members"]), params=params,
+            timings=dict(raw["timings"]), evaluation=dict(raw["evaluation"], k_distances=raw["k_distances"]))
+
+
+class _StageBars:
+    """One tqdm bar per pipeline stage, fed by the C++ progress callback."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.bar = None
+        self.stage = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._close()
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def update(self, stage, done, total):
+        if stage != self.stage:
+            from tqdm.auto import tqdm
+            self._close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+        return True
