@@ -1,0 +1,143 @@
+"""IonImageClustering: the pipelines equal their components composed by hand, recover known
+spatial patterns, evaluate isotope co-clustering, and reject bad input clearly."""
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import spatialembed as se
+
+SIDE, PER_PATTERN, PATTERNS = 24, 20, 3
+
+
+def three_patterns(seed=0, n_empty=1):
+    """Left half / central disc / top stripe; each image its own intensity and left-right tilt
+    plus noise. Images 0 and 1 are an isotope pair (M, M + 1.00336) of pattern 0."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:SIDE, :SIDE]
+    shapes = [x < SIDE // 2, (x - 11.5) ** 2 + (y - 11.5) ** 2 < 36, y < 5]
+    images, mz = [], []
+    for k in range(PATTERNS * PER_PATTERN):
+        on = shapes[k // PER_PATTERN]
+        gradient = 1 + 0.5 * rng.random() * x / SIDE
+        images.append((1 + 4 * rng.random()) * gradient * np.where(on, 1.0, 0.05) + 0.05 * rng.random((SIDE, SIDE)))
+        mz.append(400.0 + 1.00336 if k == 1 else 400.0 + 10.0 * k)
+    images += [np.zeros((SIDE, SIDE))] * n_empty
+    mz += [2000.0 + k for k in range(n_empty)]
+    return se.IonImageStack(np.array(images, np.float32), None, np.array(mz))
+
+
+def truth():
+    return np.repeat(np.arange(PATTERNS), PER_PATTERN)
+
+
+def by_hand(stack, method, umap, eps=None, min_samples=5, features=None, seed=0):
+    """The pipeline composed from the public Python components."""
+    clean = stack.preprocess(hotspot_quantile=0.99)
+    keep = clean.images.reshape(len(clean), -1).max(axis=1) > 0
+    X = features(clean.images[keep]) if features is not None else clean.images[keep].reshape(keep.sum(), -1)
+    Y = clone(umap).set_params(random_state=seed).fit_transform(X)
+    if eps is None:
+        eps = se.k_distance_knee(se.k_distance(Y, min_samples))
+    labels = np.full(len(stack), -1)
+    labels[keep] = se.DBSCAN(eps=eps, min_samples=min_samples).fit_predict(Y)
+    return labels, Y, eps, keep
+
+
+@pytest.mark.parametrize("eps", [None, 3.0])
+def test_umap_only_equals_its_components_composed_by_hand(eps):
+    stack = three_patterns(1)
+    umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
+    model = se.IonImageClustering("umap_only", umap=umap, eps=eps, random_state=3).fit(stack)
+    labels, Y, eps_used, keep = by_hand(stack, "umap_only", umap, eps=eps, seed=3)
+    np.testing.assert_array_equal(model.labels_, labels)
+    np.testing.assert_array_equal(model.embedding_[keep], Y)
+    assert np.isnan(model.embedding_[~keep]).all()
+    assert model.result_.params["eps"] == pytest.approx(eps_used)
+    assert model.result_.params["eps_auto"] == (eps is None)
+    assert model.features_ is None
+
+
+def test_recovers_three_patterns_and_summarises_clusters():
+    stack = three_patterns(2)
+    model = se.IonImageClustering("umap_only", umap=se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0),
+                                  eps=3.0, random_state=0).fit(stack)
+    r = model.result_
+    n = PATTERNS * PER_PATTERN
+    assert [set(r.labels[:n][truth() == p]) for p in range(PATTERNS)] == [{0}, {1}, {2}]
+    assert r.n_clusters == PATTERNS and r.labels[n] == -1 and r.empty[n] and not r.empty[:n].any()
+    clean = stack.preprocess()
+    for c, members in enumerate(r.members):
+        assert (np.diff(r.mz[members]) > 0).all()
+        np.testing.assert_allclose(r.cluster_mean_images[c], clean.images[members].mean(axis=0), rtol=1e-5, atol=1e-6)
+    e = r.evaluation
+    assert e["n_clusters"] == PATTERNS and e["noise_fraction"] == 0.0
+    assert (e["isotope_pairs"], e["isotope_pairs_clustered"], e["isotope_coclustering"]) == (1, 1, 1.0)
+    assert set(r.timings) >= {"preprocess", "umap", "dbscan", "total"}
+
+
+def test_isotope_coclustering_counts_split_pairs():
+    # Pairs across patterns: 400 (pattern 0) with 401.00336 moved to pattern 1's m/z list.
+    stack = three_patterns(3)
+    stack.mz[PER_PATTERN] = 400.0 + 10.0 * 2 + 1.00336   # pattern 1 image pairs with image 2 (pattern 0)
+    model = se.IonImageClustering("umap_only", umap=se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0),
+                                  eps=3.0).fit(stack)
+    e = model.result_.evaluation
+    assert e["isotope_pairs"] == 2 and e["isotope_pairs_clustered"] == 2
+    assert e["isotope_coclustering"] == pytest.approx(0.5)
+
+
+def test_nn_uses_the_embedder_on_preprocessed_images(data_dir):
+    stack = se.IonImageStack.from_png_dir(data_dir / "msi" / "mouse_bladder_png")
+    stack = se.IonImageStack(stack.images[:40], stack.mask, stack.mz[:40])
+    umap = se.UMAP(n_components=3, n_neighbors=8, min_dist=0.0)
+    model = se.IonImageClustering("nn", umap=umap, random_state=1, n_jobs=2).fit(stack)
+    embedder = se.Embedder(hotspot_quantile=1.0, n_jobs=2)
+    labels, Y, _, keep = by_hand(stack, "nn", umap, features=lambda images: embedder.transform(
+        se.IonImageStack(images, stack.mask)), seed=1)
+    assert model.features_.shape == (40, 2048) and model.features_.dtype == np.float32
+    assert not model.features_[~keep].any()
+    np.testing.assert_array_equal(model.labels_, labels)
+    np.testing.assert_allclose(model.embedding_[keep], Y, atol=1e-5)
+    assert model.result_.params["embedder__backbone"] == "resnet50"
+    assert "embed" in model.result_.timings
+
+
+def test_same_seed_same_result_for_any_n_jobs_and_pickling():
+    stack = three_patterns(4)
+    umap = se.UMAP(n_components=3, n_neighbors=10)
+    one = se.IonImageClustering("umap_only", umap=umap, random_state=5, n_jobs=1).fit(stack)
+    two = se.IonImageClustering("umap_only", umap=umap, random_state=5, n_jobs=2).fit(stack)
+    np.testing.assert_array_equal(one.labels_, two.labels_)
+    np.testing.assert_array_equal(one.embedding_, two.embedding_)
+    again = pickle.loads(pickle.dumps(one))
+    np.testing.assert_array_equal(again.labels_, one.labels_)
+    assert clone(one).get_params()["umap"].n_neighbors == 10
+    np.testing.assert_array_equal(se.IonImageClustering("umap_only", umap=umap, random_state=5).fit_predict(
+        stack.images), one.labels_)  # a bare array works too
+
+
+def test_progress_bars_when_verbose(capsys):
+    se.IonImageClustering("umap_only", umap=se.UMAP(n_components=3, n_neighbors=10), verbose=True).fit(three_patterns(5))
+    assert "umap" in capsys.readouterr().err
+
+
+def test_bad_input():
+    stack = three_patterns(6)
+    with pytest.raises(ValueError, match="too few for UMAP with n_neighbors = 15"):
+        se.IonImageClustering("umap_only").fit(se.IonImageStack(stack.images[:12], stack.mask, stack.mz[:12]))
+    with pytest.raises(ValueError, match="all 3 ion images are empty"):
+        se.IonImageClustering("umap_only").fit(np.zeros((3, 8, 8), np.float32))
+    bad = stack.images.copy()
+    bad[4, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"ion image 4 .*pixel \(row 2, column 3\)"):
+        se.IonImageClustering("umap_only").fit(se.IonImageStack(bad, stack.mask, stack.mz))
+    with pytest.raises(ValueError, match="method must be one of"):
+        se.IonImageClustering("xception").fit(stack)
+    with pytest.raises(ValueError, match="eps must be a positive number"):
+        se.IonImageClustering("umap_only", eps=0).fit(stack)
+    with pytest.raises(ValueError, match="umap must be a spatialembed.UMAP"):
+        se.IonImageClustering("umap_only", umap="umap").fit(stack)
+    with pytest.raises(ValueError, match="min_samples"):
+        se.IonImageClustering("umap_only", min_samples=0).fit(stack)
