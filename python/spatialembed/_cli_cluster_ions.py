@@ -1,0 +1,74 @@
+"""``spatialembed cluster-ions``: group the ion images of an imzML file or PNG folder."""
+import sys
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "cluster-ions", help="group ion images by shared spatial structure (NN-based and UMAP-only)",
+        description="Ion images (imzML peaks or a PNG folder) -> CNN features (nn) or raw pixels (umap_only) -> "
+                    "UMAP 3-D -> DBSCAN (Zhang et al., Anal Bioanal Chem 413:2803, 2021). Writes clusters.csv, "
+                    "embedding.npy, features.npy, params.json and report.html into --out.")
+    p.add_argument("input", metavar="INPUT", help="an .imzML file (with its .ibd) or a folder of <m/z>.png ion images")
+    p.add_argument("--out", required=True, help="output folder (must not exist unless --overwrite)")
+    p.add_argument("--method", choices=["nn", "umap_only", "both"], default="both", help="pipeline(s) (default: both)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    select = p.add_argument_group("m/z selection (imzML)")
+    select.add_argument("--mz-list", metavar="FILE", help="m/z to image, one per line (first CSV column)")
+    select.add_argument("--top-n", type=int, default=100, help="else the N most intense mean-spectrum peaks (default: 100)")
+    select.add_argument("--snr", type=float, default=3.0, help="peak signal-to-noise threshold (default: 3)")
+    select.add_argument("--half-window", type=int, default=20, help="peak window half-width, points (default: 20)")
+    select.add_argument("--bin-ppm", type=float, default=5.0, help="mean-spectrum bins for processed data, ppm (default: 5)")
+    select.add_argument("--tolerance", type=float, default=None,
+                        help="ion-image m/z half-width (default: half the median peak FWHM of the mean spectrum)")
+    select.add_argument("--tolerance-unit", choices=["ppm", "da"], default="ppm", help="(default: ppm)")
+    select.add_argument("--normalization", choices=["none", "tic", "rms"], default="none",
+                        help="per-pixel spectrum normalisation (default: none)")
+    nn = p.add_argument_group("CNN (method nn)")
+    nn.add_argument("--backbone", choices=["resnet50", "xception", "torchscript"], default="resnet50")
+    nn.add_argument("--weights", help="weights file/folder (default: the fetched ResNet-50 ImageNet weights)")
+    nn.add_argument("--input-size", type=int, help="network input side for torchscript backbones, pixels")
+    nn.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    nn.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
+    cl = p.add_argument_group("UMAP and DBSCAN")
+    cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
+    cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")
+    cl.add_argument("--metric", choices=["euclidean", "cosine", "correlation", "manhattan"], default="euclidean",
+                    help="UMAP input distance (default: euclidean)")
+    cl.add_argument("--eps", type=float, default=None, help="DBSCAN eps (default: knee of the k-distance curve)")
+    cl.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples (default: 5)")
+    cl.add_argument("--hotspot-quantile", type=float, default=0.99, help="clip each image at this quantile (default: 0.99)")
+    p.add_argument("--reference", metavar="FILE",
+                   help="compare with a grouping: a simulate *_truth.json or a GRINE communities .json")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    from .manifold import UMAP
+    from .nn import Embedder
+    from .workflow import cluster_ions, read_mz_list
+
+    log = (lambda line: None) if args.quiet else (lambda line: print(f"cluster-ions: {line}", file=sys.stderr))
+    methods = ["nn", "umap_only"] if args.method == "both" else [args.method]
+    load_options = dict(mz_list=read_mz_list(args.mz_list) if args.mz_list else None, top_n=args.top_n, snr=args.snr,
+                        half_window=args.half_window, bin_ppm=args.bin_ppm, tolerance=args.tolerance,
+                        tolerance_unit=args.tolerance_unit, normalization=args.normalization, n_jobs=args.threads)
+    clustering_options = dict(
+        embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
+                          input_size=args.input_size),
+        umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
+        eps=args.eps, min_samples=args.min_samples, hotspot_quantile=args.hotspot_quantile,
+        random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet)
+    run = cluster_ions(args.input, args.out, methods=methods, overwrite=args.overwrite, reference=args.reference,
+                       report=not args.no_report, load_options=load_options, clustering_options=clustering_options,
+                       log=log)
+    if not args.quiet:
+        for name, value in run["comparison"].items():
+            print(f"cluster-ions: {name} = {value:.3f}", file=sys.stderr)
+        where = run["out"] / ("report.html" if not args.no_report else "clusters.csv")
+        print(f"cluster-ions: done; open {where}", file=sys.stderr)
+    return 0

@@ -1,0 +1,396 @@
+"""The ion-image clustering workflow end to end: an imzML file or PNG folder in; both
+pipelines, their comparison and a report out (what ``spatialembed cluster-ions`` runs).
+
+Each step is a public function so that notebooks can run, inspect or replace any of them:
+:func:`load_ion_images` → :class:`IonImageClustering` per method → :func:`compare_clusterings`
+→ :func:`write_outputs`.
+"""
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .msi import ImzMLReader, IonImageStack, pick_peaks
+
+__all__ = ["load_ion_images", "read_mz_list", "read_reference_grouping", "compare_clusterings", "cluster_ions",
+           "write_outputs", "peak_half_width_ppm"]
+
+
+def read_mz_list(path):
+    """m/z values from a text or CSV file: the first number of each line; blank lines, lines
+    starting with ``#`` and a non-numeric header line are skipped.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    ValueError
+        A line (other than a header) does not start with a number, or the file lists none.
+    """
+    values = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            field = line.replace(";", ",").replace("\t", ",").split(",")[0].strip()
+            if not field or field.startswith("#"):
+                continue
+            try:
+                values.append(float(field))
+            except ValueError:
+                if values or number > 1:
+                    raise ValueError(f"{path}, line {number}: expected an m/z value, got {field!r}") from None
+    if not values:
+        raise ValueError(f"{path}: lists no m/z value")
+    mz = np.asarray(values)
+    if not np.isfinite(mz).all() or (mz <= 0).any():
+        raise ValueError(f"{path}: m/z values must be finite and > 0")
+    return mz
+
+
+def peak_half_width_ppm(mz, intensities, index):
+    """Median half width at half maximum of the peaks at ``index`` of a spectrum, in ppm.
+
+    Each side's half-maximum point is interpolated linearly between the last point above half
+    the peak's height and the first one at or below it. Used as the automatic m/z tolerance:
+    an ion image then integrates each peak over its FWHM.
+    """
+    mz, y = np.asarray(mz, np.float64), np.asarray(intensities, np.float64)
+    widths = []
+    for i in np.asarray(index, dtype=np.int64):
+        half = y[i] / 2
+        if half <= 0:
+            continue
+        sides = []
+        for step in (-1, 1):
+            j = i
+            while 0 <= j + step < len(y) and y[j] > half:
+                j += step
+            inside = j - step if y[j] <= half else j  # j: first point at or below half (or the end)
+            t = 0.0 if inside == j else (y[inside] - half) / (y[inside] - y[j])
+            sides.append(mz[inside] + t * (mz[j] - mz[inside]))
+        widths.append((sides[1] - sides[0]) / 2 / mz[i] * 1e6)
+    return float(np.median(widths)) if widths else float("nan")
+
+
+def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, bin_ppm=5.0, tolerance=None,
+                    tolerance_unit="ppm", normalization="none", n_jobs=None, log=None):
+    """Ion images of an imzML file (continuous or processed) or a PNG folder.
+
+    imzML: the mean spectrum over all pixels (processed data on ``bin_ppm`` bins), then the
+    ion images of ``mz_list`` or of the ``top_n`` most intense peaks of the mean spectrum
+    (:func:`pick_peaks` with ``snr`` and ``half_window``), each summing the intensities within
+    ``tolerance`` of its m/z. PNG folder: every ``<m/z>.png`` (or those within ``tolerance``
+    of ``mz_list``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.imzML`` file or a folder of PNG ion images.
+    mz_list : array-like of float, optional
+        m/z to image; values outside the data's m/z range are dropped with a warning line.
+    top_n : int, default=100
+    snr : float, default=3.0
+    half_window : int, default=20
+        Peak picking on the mean spectrum, in points of the spectrum.
+    bin_ppm : float, default=5.0
+        Bin width of the mean spectrum of processed (centroid) data.
+    tolerance : float, default=None
+        Half-width of each ion image's m/z window in ``tolerance_unit``; None = half the
+        median FWHM of the picked peaks in the mean spectrum (imzML), 10 ppm for ``mz_list``
+        without peaks to measure, or for PNG folders.
+    tolerance_unit : {"ppm", "da"}
+    normalization : {"none", "tic", "rms"}
+        Per-pixel spectrum normalisation before the ion images are cut.
+    n_jobs : int, optional
+    log : callable, optional
+        Receives one line per step (the CLI prints them).
+
+    Returns
+    -------
+    stack : IonImageStack
+    mean_spectrum : tuple (mz, intensities) of ndarray, or None for a PNG folder
+    facts : dict
+        What was read and chosen (input, mode, pixels, m/z selection, tolerance).
+
+    Raises
+    ------
+    OSError
+        ``path`` does not exist or cannot be read.
+    ValueError
+        A corrupt file, an imzML with no spectra, no m/z inside the data, no peak found.
+    """
+    log = log or (lambda line: None)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _load_png_folder(path, mz_list, tolerance, tolerance_unit, log)
+    with ImzMLReader(path) as reader:
+        if len(reader) == 0:
+            raise ValueError(f"{path}: the imzML file holds no spectra")
+        facts = {"input": str(path), "format": "imzML", "mode": reader.mode, "spectra": len(reader)}
+        start = time.perf_counter()
+        mean_mz, mean = reader.mean_spectrum(bin_ppm=bin_ppm, n_jobs=n_jobs)
+        lo, hi = reader.mz_range()
+        log(f"mean spectrum: {len(mean_mz)} points, m/z {lo:.2f}-{hi:.2f} ({time.perf_counter() - start:.1f} s)")
+        peaks = pick_peaks(mean_mz, mean, snr=snr, half_window=half_window, top_n=top_n)
+        if mz_list is None:
+            mz = peaks["mz"]
+            if len(mz) == 0:
+                raise ValueError(f"{path}: no peak in the mean spectrum at snr {snr}; lower --snr or give --mz-list")
+            facts["mz_selection"] = f"top {top_n} peaks of the mean spectrum (snr >= {snr}, half window {half_window})"
+        else:
+            mz = _inside(np.asarray(mz_list, dtype=np.float64), lo, hi, path, log)
+            facts["mz_selection"] = f"{len(mz)} m/z from a list"
+        if tolerance is None:
+            tolerance, tolerance_unit = max(peak_half_width_ppm(mean_mz, mean, peaks["index"]), 1.0), "ppm"
+            if not np.isfinite(tolerance):
+                tolerance = 10.0
+            facts["tolerance_auto"] = True
+        start = time.perf_counter()
+        kw = {"tol_da": tolerance} if tolerance_unit == "da" else {"tol_ppm": tolerance}
+        stack = IonImageStack.from_imzml(reader, mz, normalization=normalization, n_jobs=n_jobs, **kw)
+        log(f"ion images: {len(stack)} of {stack.images.shape[1]} x {stack.images.shape[2]} pixels "
+            f"(tolerance {tolerance:.4g} {tolerance_unit}, {time.perf_counter() - start:.1f} s)")
+    facts.update(tolerance=float(tolerance), tolerance_unit=tolerance_unit, normalization=normalization,
+                 pixels=int(stack.mask.sum()), ion_images=len(stack), height=stack.images.shape[1],
+                 width=stack.images.shape[2])
+    return stack, (mean_mz, mean), facts
+
+
+def _inside(mz, lo, hi, path, log):
+    outside = (mz < lo) | (mz > hi)
+    if outside.all():
+        raise ValueError(f"{path}: every m/z of the list ({mz.min():.4f}-{mz.max():.4f}) lies outside the data's "
+                         f"m/z range {lo:.4f}-{hi:.4f}")
+    if outside.any():
+        log(f"warning: {outside.sum()} m/z outside the data's range {lo:.4f}-{hi:.4f} left out: "
+            + ", ".join(f"{v:.4f}" for v in mz[outside][:10]) + (" …" if outside.sum() > 10 else ""))
+    return mz[~outside]
+
+
+def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log):
+    stack = IonImageStack.from_png_dir(path)
+    facts = {"input": str(path), "format": "PNG folder"}
+    if mz_list is not None:
+        keep = _match_mz(stack.mz, np.asarray(mz_list, np.float64), 10.0 if tolerance is None else tolerance,
+                         tolerance_unit) >= 0
+        if not keep.any():
+            raise ValueError(f"{path}: no image's m/z matches the m/z list")
+        stack = IonImageStack(stack.images[keep], stack.mask, stack.mz[keep])
+        facts["mz_selection"] = f"{keep.sum()} images matching an m/z list"
+    log(f"ion images: {len(stack)} PNGs of {stack.images.shape[1]} x {stack.images.shape[2]} pixels")
+    facts.update(pixels=int(stack.mask.sum()), ion_images=len(stack), height=stack.images.shape[1],
+                 width=stack.images.shape[2])
+    return stack, None, facts
+
+
+def _match_mz(mz, reference_mz, tolerance, unit):
+    """For each of ``mz``, the index of the nearest ``reference_mz`` within the tolerance, else −1."""
+    order = np.argsort(reference_mz)
+    ref = reference_mz[order]
+    pos = np.clip(np.searchsorted(ref, mz), 1, max(len(ref) - 1, 1))
+    candidates = np.stack([pos - 1, np.minimum(pos, len(ref) - 1)])
+    distance = np.abs(ref[candidates] - mz)
+    best = candidates[np.argmin(distance, axis=0), np.arange(len(mz))]
+    limit = tolerance if unit == "da" else mz * tolerance * 1e-6
+    return np.where(np.abs(ref[best] - mz) <= limit, order[best], -1)
+
+
+def read_reference_grouping(path, mz, *, tolerance=10.0, tolerance_unit="ppm"):
+    """A grouping of the ion images to compare with: labels per m/z (−1 = not in the reference).
+
+    Reads a simulated-tissue truth file (``*_truth.json`` of :func:`simulate_tissue`: the
+    truth pattern of each ion) or a GRINE communities file (``grine_communities.json``:
+    ``c_nodes[].nodes[].name`` = m/z). Ion images are matched to the reference by m/z.
+
+    Returns
+    -------
+    labels : ndarray of shape (len(mz),), int64
+    name : str
+        "truth" or "GRINE".
+    """
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    mz = np.asarray(mz, np.float64)
+    if isinstance(data, dict) and data.get("format") == "spatialembed.simulated_tissue":
+        ref_mz = np.asarray(data["ions"]["mz"], np.float64)
+        ref_label = np.asarray(data["ions"]["pattern"], np.int64)
+        name = "truth"
+    elif isinstance(data, dict) and "c_nodes" in data:
+        pairs = [(float(node["name"]), c) for c, community in enumerate(data["c_nodes"]) for node in community["nodes"]]
+        ref_mz = np.array([p[0] for p in pairs])
+        ref_label = np.array([p[1] for p in pairs], np.int64)
+        name = "GRINE"
+    else:
+        raise ValueError(f"{path}: neither a simulated-tissue truth file nor a GRINE communities file")
+    index = _match_mz(mz, ref_mz, tolerance, tolerance_unit)
+    return np.where(index >= 0, ref_label[np.maximum(index, 0)], -1), name
+
+
+def compare_clusterings(results, reference=None):
+    """Agreement between the methods' clusterings (and with a reference grouping).
+
+    ARI and NMI over the ion images both clusterings consider (non-empty; noise kept as a
+    label of its own, −1), as :func:`sklearn.metrics.adjusted_rand_score` and
+    :func:`~sklearn.metrics.normalized_mutual_info_score` compute them.
+
+    Parameters
+    ----------
+    results : dict of str to IonImageClusteringResult
+    reference : tuple (labels, name), optional
+        From :func:`read_reference_grouping`; images absent from it (−1) are left out.
+
+    Returns
+    -------
+    dict of str to float, e.g. ``{"ARI nn vs umap_only": 0.41, "NMI nn vs truth": 0.93}``
+    """
+    from .metrics import adjusted_rand_score, normalized_mutual_info_score
+    out = {}
+    names = list(results)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            keep = ~results[a].empty & ~results[b].empty
+            out[f"ARI {a} vs {b}"] = adjusted_rand_score(results[a].labels[keep], results[b].labels[keep])
+            out[f"NMI {a} vs {b}"] = normalized_mutual_info_score(results[a].labels[keep], results[b].labels[keep])
+    if reference is not None:
+        labels, ref_name = reference
+        for a in names:
+            keep = ~results[a].empty & (labels >= 0)
+            out[f"ARI {a} vs {ref_name}"] = adjusted_rand_score(labels[keep], results[a].labels[keep])
+            out[f"NMI {a} vs {ref_name}"] = normalized_mutual_info_score(labels[keep], results[a].labels[keep])
+    return {k: float(v) for k, v in out.items()}
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return repr(value)
+
+
+def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, comparison=None, report=True):
+    """Writes a run's files into ``folder`` (which must exist and be empty):
+
+    - ``clusters.csv``: per ion image its m/z, whether it was empty, and per method its
+      cluster label (−1 = noise/empty) and 3-D coordinates;
+    - ``embedding.npy``: (n_images, 3) float32 of the first method (``embedding_<method>.npy``
+      for each further one);
+    - ``features.npy``: (n_images, 2048) float32 CNN features (method nn);
+    - ``params.json``: input facts, every parameter, chosen eps, timings, evaluation, comparison;
+    - ``report.html`` (when ``report``): the self-contained report.
+    """
+    folder = Path(folder)
+    names = list(results)
+    first = results[names[0]]
+    with open(folder / "clusters.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        header = ["mz", "empty"]
+        for name in names:
+            header += [f"label_{name}"] + [f"{name}_{axis}" for axis in "xyz"[:results[name].embedding.shape[1]]]
+        writer.writerow(header)
+        for k, mz in enumerate(first.mz):
+            row = [repr(float(mz)), int(first.empty[k])]
+            for name in names:
+                row += [int(results[name].labels[k])] + [f"{v:.6g}" for v in results[name].embedding[k]]
+            writer.writerow(row)
+    for i, name in enumerate(names):
+        np.save(folder / ("embedding.npy" if i == 0 else f"embedding_{name}.npy"), results[name].embedding)
+        if results[name].features is not None:
+            np.save(folder / "features.npy", results[name].features)
+    params = {"spatialembed": __version__, "input": facts or {}, "comparison": comparison or {},
+              "methods": {name: {"params": r.params, "timings": r.timings,
+                                 "evaluation": {k: v for k, v in r.evaluation.items() if k != "k_distances"}}
+                          for name, r in results.items()}}
+    with open(folder / "params.json", "w", encoding="utf-8") as f:
+        json.dump(_json_ready(params), f, indent=2)
+    if report:
+        from .report import write_report
+        title = f"Ion-image clustering: {Path((facts or {}).get('input', 'ion images')).name}"
+        write_report(folder / "report.html", stack, results, mean_spectrum=mean_spectrum, title=title,
+                     dataset=facts, comparison=comparison)
+
+
+def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, reference=None, report=True,
+                 load_options=None, clustering_options=None, log=None):
+    """Runs the whole workflow and writes its files into the folder ``out``.
+
+    The files are written into a temporary folder beside ``out`` and moved into place only
+    when everything succeeded, so an interrupted or failed run leaves no half-written result.
+
+    Parameters
+    ----------
+    input : str or os.PathLike
+        imzML file or PNG folder (see :func:`load_ion_images`).
+    out : str or os.PathLike
+        Output folder; must not exist unless ``overwrite`` (it is then replaced).
+    methods : sequence of {"nn", "umap_only"}
+    reference : str or os.PathLike, optional
+        A truth or GRINE file to compare with (:func:`read_reference_grouping`).
+    load_options : dict, optional
+        Keyword arguments of :func:`load_ion_images`.
+    clustering_options : dict, optional
+        Keyword arguments of :class:`IonImageClustering` (for every method).
+    log : callable, optional
+        Receives progress lines.
+
+    Returns
+    -------
+    dict with ``results`` (method → IonImageClusteringResult), ``comparison``, ``facts``, ``out``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` exists and ``overwrite`` is False.
+    OSError, ValueError
+        As the steps raise them; nothing is left in ``out``.
+    """
+    from .pipeline import IonImageClustering
+    log = log or (lambda line: None)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: the output folder exists; choose another or pass --overwrite")
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder; not replacing it")
+    stack, spectrum, facts = load_ion_images(input, log=log, **(load_options or {}))
+    results = {}
+    for method in methods:
+        start = time.perf_counter()
+        model = IonImageClustering(method, **(clustering_options or {})).fit(stack)
+        results[method] = model.result_
+        e = model.result_.evaluation
+        log(f"{method}: {e['n_clusters']} clusters, noise {e['noise_fraction']:.0%}, eps {model.result_.params['eps']:.3g}"
+            f"{' (auto)' if model.result_.params['eps_auto'] else ''} ({time.perf_counter() - start:.1f} s)")
+    ref = None
+    if reference is not None:
+        ref = read_reference_grouping(reference, stack.mz, tolerance=facts.get("tolerance", 10.0),
+                                      tolerance_unit=facts.get("tolerance_unit", "ppm"))
+        facts["reference"] = f"{ref[1]}: {reference} ({int((ref[0] >= 0).sum())} ion images matched)"
+    comparison = compare_clusterings(results, ref)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        write_outputs(staging, stack, results, mean_spectrum=spectrum, facts=facts, comparison=comparison,
+                      report=report)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log(f"wrote {out}")
+    return {"results": results, "comparison": comparison, "facts": facts, "out": out}
