@@ -1,6 +1,12 @@
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "common.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/metrics/clustering_agreement.hpp"
 #include "spatialembed/metrics/knn_recall.hpp"
+#include "spatialembed/metrics/silhouette.hpp"
 #include "spatialembed/metrics/trustworthiness.hpp"
 
 namespace spatialembed::bindings {
@@ -15,6 +21,12 @@ KnnGraph indices_only(const CArray<std::int32_t>& indices, const char* name) {
   g.indices.assign(indices.data(), indices.data() + indices.size());
   g.distances.assign(g.indices.size(), 0.0f);
   return g;
+}
+
+VectorView<const std::int64_t> labels_view(const CArray<std::int64_t>& labels, const char* name) {
+  SPATIALEMBED_CHECK(labels.ndim() == 1, InvalidArgument, "{} must be a 1-D array (n_samples,), got {} dimension(s)",
+                     name, labels.ndim());
+  return vector_view(labels);
 }
 
 }  // namespace
@@ -42,6 +54,37 @@ void bind_metrics(py::module_& m) {
         return knn_recall(indices_only(approximate, "approximate"), indices_only(exact, "exact"));
       },
       py::arg("approximate"), py::arg("exact"));
+  m.def(
+      "adjusted_rand_score",
+      [](const CArray<std::int64_t>& labels_true, const CArray<std::int64_t>& labels_pred) {
+        return adjusted_rand_score(labels_view(labels_true, "labels_true"), labels_view(labels_pred, "labels_pred"));
+      },
+      py::arg("labels_true"), py::arg("labels_pred"));
+  m.def(
+      "normalized_mutual_info_score",
+      [](const CArray<std::int64_t>& labels_true, const CArray<std::int64_t>& labels_pred,
+         const std::string& average_method) {
+        return normalized_mutual_info_score(labels_view(labels_true, "labels_true"),
+                                            labels_view(labels_pred, "labels_pred"),
+                                            parse_average_method(average_method));
+      },
+      py::arg("labels_true"), py::arg("labels_pred"), py::arg("average_method"));
+  m.def(
+      "silhouette_samples",
+      [](const CArray<float>& X, const CArray<std::int64_t>& labels, const std::string& metric, int num_threads) {
+        SilhouetteOptions o;
+        o.metric = parse_metric(metric);
+        o.num_threads = num_threads;
+        const auto x = matrix_view(X, "X");
+        const auto l = labels_view(labels, "labels");
+        std::vector<double> s;
+        {
+          py::gil_scoped_release release;  // O(n² d)
+          s = silhouette_samples(x, l, o);
+        }
+        return to_numpy(std::move(s));
+      },
+      py::arg("X"), py::arg("labels"), py::arg("metric"), py::arg("num_threads"));
 }
 
 }  // namespace spatialembed::bindings

@@ -8,6 +8,8 @@
 #include "spatialembed/common/parallel.hpp"
 #include "spatialembed/common/progress.hpp"
 #include "spatialembed/common/random.hpp"
+#include "spatialembed/metrics/clustering_agreement.hpp"
+#include "spatialembed/metrics/silhouette.hpp"
 #include "spatialembed/neighbors/csr_graph.hpp"
 #include "spatialembed/neighbors/k_distance.hpp"
 #include "spatialembed/neighbors/metric.hpp"

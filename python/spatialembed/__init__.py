@@ -6,11 +6,14 @@ The estimators follow scikit-learn's conventions (``fit``, ``fit_predict``,
 from ._core import __version__
 from .cluster import DBSCAN
 from .manifold import UMAP
-from .metrics import knn_recall, nearest_neighbors, trustworthiness
+from .metrics import (adjusted_rand_score, knn_recall, nearest_neighbors, normalized_mutual_info_score,
+                      silhouette_samples, silhouette_score, trustworthiness)
 from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
 from .neighbors import k_distance, k_distance_knee
 from .nn import Embedder
 from .pipeline import IonImageClustering, IonImageClusteringResult
 
-__all__ = ["DBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader", "ImzMLWriter", "IonImageStack", "isotope_pairs", "k_distance", "k_distance_knee",
-           "knn_recall", "nearest_neighbors", "pick_peaks", "trustworthiness", "__version__"]
+__all__ = ["DBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader",
+           "ImzMLWriter", "IonImageStack", "adjusted_rand_score", "isotope_pairs", "k_distance", "k_distance_knee",
+           "knn_recall", "nearest_neighbors", "normalized_mutual_info_score", "pick_peaks", "silhouette_samples",
+           "silhouette_score", "trustworthiness", "__version__"]
