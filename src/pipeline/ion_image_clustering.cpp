@@ -5,10 +5,12 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <set>
 #include <utility>
 
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/parallel.hpp"
+#include "spatialembed/metrics/silhouette.hpp"
 #include "spatialembed/msi/isotope_coclustering.hpp"
 #include "spatialembed/neighbors/k_distance.hpp"
 
@@ -148,6 +150,24 @@ void summarise_clusters(const IonImageStack& kept_stack, const std::vector<std::
   }
 }
 
+// Mean silhouette of the clustered images in the UMAP space (noise left out); NaN unless
+// there are 2 ≤ clusters ≤ clustered images − 1, where it is defined.
+double clustered_silhouette(const UmapEmbedding& umap, const std::vector<std::int32_t>& labels, int num_threads) {
+  const std::size_t C = umap.n_components;
+  std::vector<float> points;
+  std::vector<std::int64_t> clustered;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] < 0) continue;
+    points.insert(points.end(), umap.embedding.begin() + i * C, umap.embedding.begin() + (i + 1) * C);
+    clustered.push_back(labels[i]);
+  }
+  const std::size_t n_labels = std::set<std::int64_t>(clustered.begin(), clustered.end()).size();
+  if (n_labels < 2 || n_labels >= clustered.size()) return std::numeric_limits<double>::quiet_NaN();
+  SilhouetteOptions options;
+  options.num_threads = num_threads;
+  return silhouette_score(ConstMatrixF(points.data(), clustered.size(), C), clustered, options);
+}
+
 IonClusteringEvaluation evaluate(const IonImageClusteringResult& result, std::size_t n_kept,
                                  const IsotopePairOptions& isotopes) {
   IonClusteringEvaluation e;
@@ -155,7 +175,6 @@ IonClusteringEvaluation evaluate(const IonImageClusteringResult& result, std::si
   std::size_t noise = 0;
   for (std::size_t k = 0; k < result.labels.size(); ++k) noise += !result.empty[k] && result.labels[k] < 0;
   e.noise_fraction = static_cast<double>(noise) / static_cast<double>(n_kept);
-  e.silhouette = std::numeric_limits<double>::quiet_NaN();
   const auto iso = isotope_coclustering(result.mz, result.labels, isotopes);
   e.isotope_pairs = iso.pairs.size();
   e.isotope_pairs_clustered = iso.n_clustered;
@@ -269,6 +288,7 @@ IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
   }
   summarise_clusters(stack, kept, clusters.labels, clusters.n_clusters, result);
   result.evaluation = evaluate(result, n, o.isotopes);
+  result.evaluation.silhouette = clustered_silhouette(umap, clusters.labels, o.num_threads);
   result.timings["evaluate"] = seconds_since(t);
   result.timings["total"] = seconds_since(start);
   return result;

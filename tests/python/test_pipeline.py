@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn.metrics
 from sklearn.base import clone
 
 import spatialembed as se
@@ -66,6 +67,7 @@ def test_recovers_three_patterns_and_summarises_clusters():
     r = model.result_
     n = PATTERNS * PER_PATTERN
     assert [set(r.labels[:n][truth() == p]) for p in range(PATTERNS)] == [{0}, {1}, {2}]
+    assert se.adjusted_rand_score(truth(), r.labels[:n]) == 1.0
     assert r.n_clusters == PATTERNS and r.labels[n] == -1 and r.empty[n] and not r.empty[:n].any()
     clean = stack.preprocess()
     for c, members in enumerate(r.members):
@@ -75,6 +77,9 @@ def test_recovers_three_patterns_and_summarises_clusters():
     assert e["n_clusters"] == PATTERNS and e["noise_fraction"] == 0.0
     assert (e["isotope_pairs"], e["isotope_pairs_clustered"], e["isotope_coclustering"]) == (1, 1, 1.0)
     assert set(r.timings) >= {"preprocess", "umap", "dbscan", "total"}
+    clustered = r.labels >= 0
+    assert e["silhouette"] == pytest.approx(
+        sklearn.metrics.silhouette_score(r.embedding[clustered], r.labels[clustered]), abs=1e-6)
 
 
 def test_isotope_coclustering_counts_split_pairs():

@@ -88,6 +88,7 @@ void check_recovers_patterns(const IonImageClusteringResult& r) {
 TEST_CASE("IonImageClustering umap_only recovers three spatial patterns", "[pipeline]") {
   const auto result = IonImageClustering(small_options(IonClusteringMethod::umap_only)).fit(three_pattern_stack(1));
   check_recovers_patterns(result);
+  CHECK(result.evaluation.silhouette > 0.5);  // three compact, well-separated groups
   const std::size_t N = kPatterns * kPerPattern + 1;
   REQUIRE(result.labels.size() == N);
   REQUIRE(result.embedding.size() == N * 3);
@@ -143,6 +144,7 @@ TEST_CASE("IonImageClustering: same seed, same result for 1 and 2 threads; given
   CHECK_FALSE(tight.eps_auto);
   CHECK(tight.n_clusters() == 0);
   CHECK(tight.evaluation.noise_fraction == 1.0);
+  CHECK(std::isnan(tight.evaluation.silhouette));  // undefined without two clusters
 }
 
 TEST_CASE("IonImageClustering: automatic eps is the knee of the reported k-distance curve", "[pipeline]") {
