@@ -435,17 +435,17 @@ class _Report:
 """
 
     def thumbnail_css(self):
-        """Thumbnail boxes with the images' aspect ratio and about the area of a 76 (60) px square."""
+        """Thumbnail boxes with the images' aspect ratio and about the area of a 76 (57) px square."""
         height, width = self.mask.shape
         aspect = min(max(width / max(height, 1), 0.4), 2.5)
 
         def box(side):  # wide enough for an m/z caption
-            return max(round(side * math.sqrt(aspect)), 58), round(side / math.sqrt(aspect))
+            return max(round(side * math.sqrt(aspect)), 56), round(side / math.sqrt(aspect))
 
-        (w1, h1), (w2, h2) = box(76), box(60)
-        return (f".thumbs figure, .thumbs img, .thumbs .more {{ width:{w1}px; }}\n"
+        (w1, h1), (w2, h2) = box(76), box(57)
+        return (f".thumbs figure, .thumbs img {{ width:{w1}px; }}\n"
                 f".thumbs img, .thumbs .more {{ height:{h1}px; }}\n"
-                f".columns .thumbs figure, .columns .thumbs img, .columns .thumbs .more {{ width:{w2}px; }}\n"
+                f".columns .thumbs figure, .columns .thumbs img {{ width:{w2}px; }}\n"
                 f".columns .thumbs img, .columns .thumbs .more {{ height:{h2}px; }}\n")
 
     def dataset_table(self):
@@ -921,8 +921,8 @@ img.figure { max-width:100%; height:auto; display:block; margin:6px 0; }
 .thumbs figure.px img { image-rendering:pixelated; }
 .thumbs figure.mean img { outline:2px solid #333; outline-offset:-2px; }
 .thumbs figcaption { font-size:10px; color:#444; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
-.thumbs .more { display:flex; align-items:center; justify-content:center;
-                color:var(--muted); font-size:12px; border:1px dashed #bbb; }
+.thumbs .more { display:flex; padding:0 5px; min-width:36px; align-items:center; justify-content:center;
+                color:var(--muted); font-size:11px; white-space:nowrap; border:1px dashed #bbb; }
 .mzlist { font-size:11px; color:#444; margin:2px 0; word-break:break-word; }
 footer { color:var(--muted); font-size:12px; padding:20px 24px 30px; border-top:1px solid var(--line);
          margin-top:30px; }

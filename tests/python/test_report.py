@@ -202,6 +202,25 @@ def test_bad_input(tmp_path, stack, results):
     assert os.listdir(tmp_path) == []
 
 
+def test_isotope_pairs(tmp_path, stack, results):
+    from dataclasses import replace
+
+    # pairs given as indices in the evaluation are used as they are
+    nn = results["nn"]
+    given = replace(nn, evaluation={**nn.evaluation, "isotope_pairs": np.array([[0, 1], [2, 3]])})
+    text = write_report(tmp_path / "given.html", stack, {"nn": given}).read_text(encoding="utf-8")
+    assert "2 isotope pairs (as given in the evaluation)" in text
+    # m/z rounded off by 0.012 Da: the tolerance that finds the evaluation's count is used
+    shifted = IonImageStack(stack.images, stack.mask, stack.mz + np.tile([0.0, 0.012], 20))
+    moved = replace(nn, mz=shifted.mz)
+    text = write_report(tmp_path / "auto.html", shifted, {"nn": moved}).read_text(encoding="utf-8")
+    assert "20 isotope pairs (m/z spacing 1.00336 Da ± 0.02 Da)" in text
+    text = write_report(tmp_path / "ppm.html", shifted, {"nn": moved}, isotope_tol_ppm=5).read_text(encoding="utf-8")
+    assert "No isotope pairs found (m/z spacing 1.00336 Da ± 5 ppm)" in text
+    with pytest.raises(ValueError, match="not both"):
+        write_report(tmp_path / "both.html", stack, results, isotope_tol_ppm=5, isotope_tol_da=0.01)
+
+
 def test_import_stays_light():
     code = ("import sys, spatialembed, spatialembed.report; "
             "print(any(m == 'matplotlib' or m.startswith('matplotlib.') for m in sys.modules))")
@@ -213,6 +232,8 @@ def test_render_screenshot_without_chromium(tmp_path, stack, results):
     path = write_report(tmp_path / "r.html", stack, {"nn": results["nn"]})
     with pytest.raises(RuntimeError, match="apt-get install chromium"):
         render_screenshot(path, tmp_path / "r.png", executable=str(tmp_path / "no-such-chromium"))
+    with pytest.raises(FileNotFoundError, match="missing.html"):
+        render_screenshot(tmp_path / "missing.html", tmp_path / "r.png")
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
