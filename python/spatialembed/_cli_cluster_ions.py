@@ -37,6 +37,9 @@ def add_parser(subparsers):
     cl.add_argument("--eps", type=float, default=None, help="DBSCAN eps (default: knee of the k-distance curve)")
     cl.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples (default: 5)")
     cl.add_argument("--hotspot-quantile", type=float, default=0.99, help="clip each image at this quantile (default: 0.99)")
+    cl.add_argument("--isotope-tolerance", type=float, default=None,
+                    help="isotope pairing tolerance for the evaluation (default: 10 ppm for imzML, 0.02 Da for PNGs)")
+    cl.add_argument("--isotope-unit", choices=["ppm", "da"], default="ppm", help="(default: ppm)")
     p.add_argument("--reference", metavar="FILE",
                    help="compare with a grouping: a simulate *_truth.json or a GRINE communities .json")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -62,6 +65,7 @@ def run(args):
                           input_size=args.input_size),
         umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
         eps=args.eps, min_samples=args.min_samples, hotspot_quantile=args.hotspot_quantile,
+        isotope_tolerance=args.isotope_tolerance, isotope_unit=args.isotope_unit,
         random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet)
     run = cluster_ions(args.input, args.out, methods=methods, overwrite=args.overwrite, reference=args.reference,
                        report=not args.no_report, load_options=load_options, clustering_options=clustering_options,

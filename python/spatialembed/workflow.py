@@ -325,6 +325,16 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
                      dataset=facts, comparison=comparison)
 
 
+def default_isotope_tolerance(facts):
+    """The tolerance for pairing isotopes among the ion images: 10 ppm for imzML data (where
+    isotopes are resolved at all), 0.02 Da for PNG folders, whose file names carry m/z
+    rounded to a few decimals and often picked from binned spectra (the shared bladder and
+    glioblastoma stacks' isotopes lie 0.01–0.02 Da off the 1.00336 spacing)."""
+    if facts.get("format") == "PNG folder":
+        return {"isotope_tolerance": 0.02, "isotope_unit": "da"}
+    return {"isotope_tolerance": 10.0, "isotope_unit": "ppm"}
+
+
 def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, reference=None, report=True,
                  load_options=None, clustering_options=None, log=None):
     """Runs the whole workflow and writes its files into the folder ``out``.
@@ -367,10 +377,13 @@ def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, re
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; not replacing it")
     stack, spectrum, facts = load_ion_images(input, log=log, **(load_options or {}))
+    clustering_options = dict(clustering_options or {})
+    if clustering_options.get("isotope_tolerance") is None:
+        clustering_options.update(default_isotope_tolerance(facts))
     results = {}
     for method in methods:
         start = time.perf_counter()
-        model = IonImageClustering(method, **(clustering_options or {})).fit(stack)
+        model = IonImageClustering(method, **clustering_options).fit(stack)
         results[method] = model.result_
         e = model.result_.evaluation
         log(f"{method}: {e['n_clusters']} clusters, noise {e['noise_fraction']:.0%}, eps {model.result_.params['eps']:.3g}"
