@@ -321,8 +321,9 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
     if report:
         from .report import write_report
         title = f"Ion-image clustering: {Path((facts or {}).get('input', 'ion images')).name}"
+        shown = {k: v for k, v in (facts or {}).items() if k not in ("pixels", "ion_images", "height", "width")}
         write_report(folder / "report.html", stack, results, mean_spectrum=mean_spectrum, title=title,
-                     dataset=facts, comparison=comparison)
+                     dataset=shown, comparison=comparison)  # the report adds size and counts itself
 
 
 def default_isotope_tolerance(facts):
