@@ -11,6 +11,7 @@ void bind_cluster(py::module_& m);
 void bind_manifold(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
+void bind_simulate(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -23,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_manifold(m);
   sb::bind_metrics(m);
   sb::bind_msi(m);
+  sb::bind_simulate(m);
 }
