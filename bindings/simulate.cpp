@@ -110,6 +110,7 @@ void bind_simulate(py::module_& m) {
       .def_readwrite("peak_window", &O::peak_window)
       .def_readwrite("intensity_scale", &O::intensity_scale)
       .def_readwrite("noise", &O::noise)
+      .def_readwrite("detection_limit", &O::detection_limit)
       .def_readwrite("hotspot_fraction", &O::hotspot_fraction)
       .def_readwrite("tissue_mask", &O::tissue_mask)
       .def_readwrite("pixel_size", &O::pixel_size)

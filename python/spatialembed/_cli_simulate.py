@@ -23,6 +23,8 @@ def add_parser(subparsers):
     p.add_argument("--mz-max", type=float, default=1000.0, help="largest m/z (default: 1000)")
     p.add_argument("--resolving-power", type=float, default=20000.0, help="R = m/FWHM (default: 20000)")
     p.add_argument("--noise", type=float, default=0.05, help="relative noise sd (default: 0.05)")
+    p.add_argument("--detection-limit", type=float, default=0.15,
+                   help="values below this x the ion's level read 0 (default: 0.15)")
     p.add_argument("--hotspot-fraction", type=float, default=1e-4, help="fraction of hotspot values (default: 1e-4)")
     p.add_argument("--no-tissue-mask", action="store_true", help="measure every pixel of the canvas")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -40,7 +42,7 @@ def run(args):
         args.out, width=args.width, height=args.height, n_molecules=args.n_molecules, n_ion_images=args.n_ion_images,
         n_regions=args.n_regions, n_nodules=args.n_nodules, n_layers=args.n_layers, n_gradients=args.n_gradients,
         n_shoulder_pairs=args.n_shoulder_pairs, mz_range=(args.mz_min, args.mz_max),
-        resolving_power=args.resolving_power, noise=args.noise, hotspot_fraction=args.hotspot_fraction,
+        resolving_power=args.resolving_power, noise=args.noise, detection_limit=args.detection_limit, hotspot_fraction=args.hotspot_fraction,
         tissue_mask=not args.no_tissue_mask, mode=args.mode, random_state=args.seed, overwrite=args.overwrite,
         n_jobs=args.jobs, verbose=not args.quiet)
     if not args.quiet:

@@ -24,7 +24,7 @@ def simulate_tissue(path, *, width=64, height=64, n_molecules=40, n_ion_images=N
                     n_layers=2, n_gradients=1, nodule_radius=2.5, isotopes=(2, 4), isotope_spacing=1.00336,
                     mz_range=(400.0, 1000.0), resolving_power=20000.0, min_peak_separation=3.0, n_shoulder_pairs=2,
                     shoulder_offset=0.5, points_per_fwhm=5.0, peak_window=1.5, intensity_scale=1000.0, noise=0.05,
-                    hotspot_fraction=1e-4, tissue_mask=True, pixel_size=10.0, mode="processed", random_state=0,
+                    detection_limit=0.15, hotspot_fraction=1e-4, tissue_mask=True, pixel_size=10.0, mode="processed", random_state=0,
                     overwrite=False, n_jobs=None, verbose=False):
     """Simulate an MSI tissue section with known ion-image groups and write it to ``path``.
 
@@ -75,6 +75,10 @@ def simulate_tissue(path, *, width=64, height=64, n_molecules=40, n_ion_images=N
         Molecule intensities at pattern level 1 are log-uniform in [0.05, 1] × this.
     noise : float, default=0.05
         Noise sd relative to pattern level 1: multiplicative and additive, clipped at 0.
+    detection_limit : float, default=0.15
+        Values below this × the ion's level-1 intensity read 0 (not detected, as after a
+        peak picker's SNR cut), so centroid spectra hold mostly the ions whose pattern covers
+        the pixel. 0 keeps every positive value.
     hotspot_fraction : float, default=1e-4
         Fraction of (ion, pixel) values replaced by a hotspot of 20–100 × the ion's level.
     tissue_mask : bool, default=True
@@ -139,6 +143,7 @@ def simulate_tissue(path, *, width=64, height=64, n_molecules=40, n_ion_images=N
                         ("resolving_power", resolving_power), ("min_peak_separation", min_peak_separation),
                         ("shoulder_offset", shoulder_offset), ("points_per_fwhm", points_per_fwhm),
                         ("peak_window", peak_window), ("intensity_scale", intensity_scale), ("noise", noise),
+                        ("detection_limit", detection_limit),
                         ("hotspot_fraction", hotspot_fraction), ("pixel_size", pixel_size)]:
         setattr(o, name, float(value))
     o.tissue_mask = bool(tissue_mask)

@@ -108,7 +108,7 @@ IonImageStack read_png_stack(const std::string& folder) {
 std::string png_file_name(double mz) { return fmt::format("{}.png", mz); }
 
 void write_png_image(const std::string& path, const float* image, const std::uint8_t* mask, std::size_t height,
-                     std::size_t width, int bit_depth) {
+                     std::size_t width, int bit_depth, bool fast) {
   SPATIALEMBED_CHECK(bit_depth == 8 || bit_depth == 16, InvalidArgument, "bit_depth must be 8 or 16, got {}", bit_depth);
   const std::size_t P = height * width;
   const double maximum = bit_depth == 8 ? 255.0 : 65535.0;
@@ -121,6 +121,7 @@ void write_png_image(const std::string& path, const float* image, const std::uin
   PngImage png;
   png.image.width = static_cast<png_uint_32>(width);
   png.image.height = static_cast<png_uint_32>(height);
+  if (fast) png.image.flags |= PNG_IMAGE_FLAG_FAST;
   int ok;
   if (bit_depth == 16) {
     png.image.format = PNG_FORMAT_LINEAR_Y_ALPHA;

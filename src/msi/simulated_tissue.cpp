@@ -91,6 +91,8 @@ void SimulatedTissueOptions::validate() const {
   SPATIALEMBED_CHECK(within(intensity_scale, 1e-30, 1e30), InvalidArgument,
                      "intensity_scale must be in (0, 1e30], got {}", intensity_scale);
   SPATIALEMBED_CHECK(within(noise, 0, 1), InvalidArgument, "noise must be in [0, 1], got {}", noise);
+  SPATIALEMBED_CHECK(within(detection_limit, 0, 10), InvalidArgument, "detection_limit must be in [0, 10], got {}",
+                     detection_limit);
   SPATIALEMBED_CHECK(within(hotspot_fraction, 0, 0.1), InvalidArgument, "hotspot_fraction must be in [0, 0.1], got {}",
                      hotspot_fraction);
   SPATIALEMBED_CHECK(within(pixel_size, 1e-6, 1e9), InvalidArgument, "pixel_size must be in (0, 1e9] µm, got {}",
@@ -191,8 +193,8 @@ class LayoutBuilder {
           lo = std::min(lo, v), hi = std::max(hi, v);
         }
       }
-      const double scale = 0.9 / (hi - lo);
-      t_.gradient_params.insert(t_.gradient_params.end(), {c * scale, s * scale, 0.1 - lo * scale});
+      const double scale = 0.75 / (hi - lo);
+      t_.gradient_params.insert(t_.gradient_params.end(), {c * scale, s * scale, 0.25 - lo * scale});
     }
   }
 
@@ -576,17 +578,24 @@ inline std::uint64_t ion_key(std::uint64_t seed, std::size_t k) {
   return fmix64(seed ^ fmix64((static_cast<std::uint64_t>(k) + 1) * 0x632BE59BD9B4E019ULL + kNoise));
 }
 
+struct NoiseModel {
+  double noise, detection_limit, hotspot_fraction;
+  explicit NoiseModel(const SimulatedTissueOptions& o)
+      : noise(o.noise), detection_limit(o.detection_limit), hotspot_fraction(o.hotspot_fraction) {}
+};
+
 // Intensity (relative to the ion's abundance) of an ion with key `key` at pixel p, at
 // noise-free level `level`.
-inline double noisy_level(std::uint64_t key, std::size_t p, double level, double noise, double hotspot_fraction) {
+inline double noisy_level(std::uint64_t key, std::size_t p, double level, const NoiseModel& m) {
   const std::uint64_t h1 = fmix64(key + static_cast<std::uint64_t>(p) * 0x9E3779B97F4A7C15ULL);
   const std::uint64_t h2 = fmix64(h1 ^ 0xD1B54A32D192ED03ULL);
-  if (hotspot_fraction > 0) {
+  if (m.hotspot_fraction > 0) {
     const double u = static_cast<double>(fmix64(h2 ^ 0x8CB92BA72F3D8DD7ULL) >> 11) * 0x1.0p-53;
-    if (u < hotspot_fraction) return 20.0 + 80.0 * (u / hotspot_fraction);
+    if (u < m.hotspot_fraction) return 20.0 + 80.0 * (u / m.hotspot_fraction);
   }
-  if (noise == 0) return level;
-  return std::max(0.0, level * (1 + noise * irwin_hall(h1)) + noise * irwin_hall(h2));
+  const double v = m.noise == 0 ? level : level * (1 + m.noise * irwin_hall(h1)) + m.noise * irwin_hall(h2);
+  // Below the limit a peak picker would not report the peak; never negative.
+  return v >= m.detection_limit && v > 0 ? v : 0.0;
 }
 
 }  // namespace
@@ -606,7 +615,7 @@ float SimulatedTissueTruth::pattern_level(std::size_t id, std::size_t p) const {
       if (!mask[p]) return 0.0f;
       const double* g = &gradient_params[3 * static_cast<std::size_t>(pat.gradient)];
       const double v = g[0] * static_cast<double>(p % width) + g[1] * static_cast<double>(p / width) + g[2];
-      return static_cast<float>(std::clamp(v, 0.1, 1.0));
+      return static_cast<float>(std::clamp(v, 0.25, 1.0));
     }
   }
   return 0.0f;
@@ -622,7 +631,7 @@ std::vector<float> SimulatedTissueTruth::pattern_map(std::size_t id) const {
 double SimulatedTissueTruth::intensity(std::size_t k, std::size_t p) const {
   if (!mask[p]) return 0.0;
   const double level = pattern_level(static_cast<std::size_t>(pattern[k]), p);
-  return abundance[k] * noisy_level(ion_key(options.seed, k), p, level, options.noise, options.hotspot_fraction);
+  return abundance[k] * noisy_level(ion_key(options.seed, k), p, level, NoiseModel(options));
 }
 
 namespace sim_detail {
@@ -631,9 +640,10 @@ void ion_image(const SimulatedTissueTruth& t, std::size_t k, std::vector<float>&
   level = t.pattern_map(static_cast<std::size_t>(t.pattern[k]));
   out.assign(t.n_pixels(), 0.0f);
   const std::uint64_t key = ion_key(t.options.seed, k);
-  const double a = t.abundance[k], noise = t.options.noise, hot = t.options.hotspot_fraction;
+  const double a = t.abundance[k];
+  const NoiseModel model(t.options);
   for (std::size_t p = 0; p < out.size(); ++p) {
-    if (t.mask[p]) out[p] = static_cast<float>(a * noisy_level(key, p, level[p], noise, hot));
+    if (t.mask[p]) out[p] = static_cast<float>(a * noisy_level(key, p, level[p], model));
   }
 }
 
@@ -642,10 +652,10 @@ void pixel_intensities(const SimulatedTissueTruth& t, std::size_t p, std::vector
   levels.resize(t.patterns.size());
   for (std::size_t i = 0; i < levels.size(); ++i) levels[i] = t.pattern_level(i, p);
   out.resize(t.n_ions());
-  const double noise = t.options.noise, hot = t.options.hotspot_fraction;
+  const NoiseModel model(t.options);
   for (std::size_t k = 0; k < out.size(); ++k) {
     const double level = levels[static_cast<std::size_t>(t.pattern[k])];
-    out[k] = t.abundance[k] * noisy_level(ion_key(t.options.seed, k), p, level, noise, hot);
+    out[k] = t.abundance[k] * noisy_level(ion_key(t.options.seed, k), p, level, model);
   }
 }
 

@@ -242,7 +242,7 @@ void write_png_folder(SimulatedTissueTruth& t, const fs::path& folder) {
       if (maximum > 0) {
         for (float& v : image) v /= maximum;
       }
-      write_png_image((folder / png_file_name(t.mz[k])).string(), image.data(), t.mask.data(), t.height, t.width, 16);
+      write_png_image((folder / png_file_name(t.mz[k])).string(), image.data(), t.mask.data(), t.height, t.width, 16, true);
     }, 1);
     report(o.progress, begin + n, t.n_ions());
   }
@@ -275,12 +275,12 @@ std::string json_options(const SimulatedTissueOptions& o) {
       "\"n_layers\": {}, \"n_gradients\": {}, \"nodule_radius\": {}, \"min_isotopes\": {}, \"max_isotopes\": {}, "
       "\"isotope_spacing\": {}, \"mz_min\": {}, \"mz_max\": {}, \"resolving_power\": {}, \"min_peak_separation\": {}, "
       "\"n_shoulder_pairs\": {}, \"shoulder_offset\": {}, \"points_per_fwhm\": {}, \"peak_window\": {}, "
-      "\"intensity_scale\": {}, \"noise\": {}, \"hotspot_fraction\": {}, \"tissue_mask\": {}, \"pixel_size\": {}, "
+      "\"intensity_scale\": {}, \"noise\": {}, \"detection_limit\": {}, \"hotspot_fraction\": {}, \"tissue_mask\": {}, \"pixel_size\": {}, "
       "\"output\": {}, \"seed\": {}}}",
       o.width, o.height, o.n_molecules, o.n_ion_images, o.n_regions, o.n_nodules, o.n_layers, o.n_gradients,
       o.nodule_radius, o.min_isotopes, o.max_isotopes, o.isotope_spacing, o.mz_min, o.mz_max, o.resolving_power,
       o.min_peak_separation, o.n_shoulder_pairs, o.shoulder_offset, o.points_per_fwhm, o.peak_window, o.intensity_scale,
-      o.noise, o.hotspot_fraction, o.tissue_mask, o.pixel_size, json_string(to_string(o.output)), o.seed);
+      o.noise, o.detection_limit, o.hotspot_fraction, o.tissue_mask, o.pixel_size, json_string(to_string(o.output)), o.seed);
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ struct SimulatedTissueOptions {
   double peak_window = 1.5;          ///< continuous mode: the axis covers ±peak_window FWHM around each peak; 0.5 … 10
   double intensity_scale = 1000.0;   ///< molecules' intensity at pattern level 1 is log-uniform in [0.05, 1]× this; > 0
   double noise = 0.05;               ///< noise sd relative to pattern level 1 (multiplicative and additive); 0 … 1
+  double detection_limit = 0.15;     ///< values below this × the ion's level-1 intensity read 0 (a peak picker's SNR cut); 0 … 10
   double hotspot_fraction = 1e-4;    ///< fraction of (ion, pixel) values replaced by a hotspot (20–100× level); 0 … 0.1
   bool tissue_mask = true;           ///< pixels outside the wobbly tissue outline are not measured (no spectrum)
   double pixel_size = 10.0;          ///< µm, written to the imzML; > 0
@@ -102,7 +103,7 @@ struct SimulatedTissueTruth {
   std::vector<std::int32_t> layer_labels;   ///< height × width layer id, −1 = none
   std::vector<float> texture;         ///< height × width smooth level of the region there, in [0.6, 1]
   std::vector<float> nodule_profile;  ///< height × width nodule level (1 at the centre, 0.5 at the rim)
-  std::vector<double> gradient_params;  ///< per gradient (a, b, c): level = clamp(a·x + b·y + c, 0.1, 1)
+  std::vector<double> gradient_params;  ///< per gradient (a, b, c): level = clamp(a·x + b·y + c, 0.25, 1)
   std::vector<SimulatedPattern> patterns;
 
   // Per ion image, sorted by m/z.
@@ -128,9 +129,9 @@ struct SimulatedTissueTruth {
   /// The noise-free level of pattern `id` at pixel index p (y·width + x); no bounds check.
   float pattern_level(std::size_t id, std::size_t p) const;
   /// The intensity of ion k at pixel p (y·width + x) in the written data (before PNG scaling):
-  /// abundance · max(0, level·(1 + noise·z₁) + noise·z₂) with z ≈ N(0, 1) (a sum of four
-  /// uniforms, bounded at ±3.46), or abundance · U(20, 100) at a hotspot (probability
-  /// hotspot_fraction); 0 outside the mask. A pure function of (seed, k, p), so every output
+  /// abundance · v with v = level·(1 + noise·z₁) + noise·z₂, z ≈ N(0, 1) (a sum of four
+  /// uniforms, bounded at ±3.46), v set to 0 below detection_limit; or abundance · U(20, 100)
+  /// at a hotspot (probability hotspot_fraction); 0 outside the mask. A pure function of (seed, k, p), so every output
   /// mode and thread count holds the same values. No bounds check.
   double intensity(std::size_t k, std::size_t p) const;
 };

@@ -237,18 +237,26 @@ TEST_CASE("simulate_tissue: processed imzML reads back with the truth's values a
   CHECK(same / static_cast<double>(n_same) > 0.95);
   CHECK(cross / static_cast<double>(n_cross) < 0.3);
 
-  // Nodule-only ions: zero outside their nodule up to the (bounded) additive noise.
-  std::size_t nodule_ions = 0;
+  // Nodule-only ions: zero outside their nodule up to the (bounded) additive noise, which
+  // the detection limit (3 noise sd) almost always cuts.
+  std::size_t nodule_ions = 0, outside = 0, outside_zero = 0;
   for (std::size_t k = 0; k < t.n_ions(); ++k) {
     if (t.kind[k] != PatternKind::nodule) continue;
     ++nodule_ions;
     const auto pk = paired(stack, k, t, maps[static_cast<std::size_t>(t.pattern[k])]);
     const double bound = t.abundance[k] * t.options.noise * std::sqrt(12.0) * (1 + 1e-6);
     for (std::size_t i = 0; i < pk.map.size(); ++i) {
-      if (pk.map[i] == 0) REQUIRE(pk.image[i] <= bound);
+      if (pk.map[i] != 0) continue;
+      REQUIRE(pk.image[i] <= bound);
+      ++outside, outside_zero += pk.image[i] == 0;
     }
   }
   CHECK(nodule_ions >= 3);
+  CHECK(static_cast<double>(outside_zero) >= 0.999 * static_cast<double>(outside));
+  // Centroid spectra are sparse: an ion is present where its pattern is.
+  std::size_t values_stored = 0;
+  for (const auto& s : reader.spectra()) values_stored += s.mz.length;
+  CHECK(static_cast<double>(values_stored) < 0.6 * static_cast<double>(reader.size() * t.n_ions()));
 }
 
 TEST_CASE("simulate_tissue: continuous imzML samples the Gaussian peaks on one axis; shoulders differ spatially",
@@ -375,6 +383,7 @@ TEST_CASE("simulate_tissue: invalid options throw InvalidArgument naming the fie
   expect([](auto& o) { o.resolving_power = NAN; }, "resolving_power");
   expect([](auto& o) { o.noise = 2; }, "noise");
   expect([](auto& o) { o.hotspot_fraction = -1; }, "hotspot_fraction");
+  expect([](auto& o) { o.detection_limit = 11; }, "detection_limit");
   expect([](auto& o) { o.shoulder_offset = 3; }, "shoulder_offset");
   expect([](auto& o) { o.n_shoulder_pairs = 30; }, "n_shoulder_pairs");
   expect([](auto& o) { o.num_threads = -1; }, "num_threads");
