@@ -345,16 +345,21 @@ void make_patterns(SimulatedTissueTruth& t, const SimulatedTissueOptions& o, std
     p.kind = PatternKind::region, p.region = static_cast<std::int32_t>(r);
     add(p, regions[r], 4.0);
   }
+  // Each nodule's companion region; a nodule inside it adds no pixels to the pattern.
+  std::vector<std::int32_t> companion(nodules.size(), -1);
+  for (std::size_t n = 0; n < nodules.size(); ++n) {
+    if (nodules[n] > 0) companion[n] = live_regions[rng.below(live_regions.size())];
+  }
+  std::vector<std::size_t> overlap(nodules.size(), 0);
+  for (std::size_t q = 0; q < t.mask.size(); ++q) {
+    const std::int32_t n = t.nodule_labels[q];
+    if (n >= 0 && t.mask[q] && t.region_labels[q] == companion[static_cast<std::size_t>(n)]) ++overlap[static_cast<std::size_t>(n)];
+  }
   for (std::size_t n = 0; n < nodules.size(); ++n) {
     if (nodules[n] == 0) continue;
     SimulatedPattern p;
-    p.kind = PatternKind::region_nodule, p.nodule = static_cast<std::int32_t>(n);
-    p.region = live_regions[rng.below(live_regions.size())];
-    std::size_t pixels = 0;
-    for (std::size_t q = 0; q < t.mask.size(); ++q) {
-      pixels += t.mask[q] && (t.region_labels[q] == p.region || t.nodule_labels[q] == p.nodule);
-    }
-    add(p, pixels, 1.5);
+    p.kind = PatternKind::region_nodule, p.nodule = static_cast<std::int32_t>(n), p.region = companion[n];
+    add(p, regions[static_cast<std::size_t>(p.region)] + nodules[n] - overlap[n], 1.5);
   }
   for (std::size_t n = 0; n < nodules.size(); ++n) {
     if (nodules[n] == 0) continue;

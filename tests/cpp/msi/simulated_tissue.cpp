@@ -121,6 +121,9 @@ TEST_CASE("simulate_tissue_truth: ion table, isotopes, patterns and shoulder pai
     CHECK(per_pattern[i] == t.patterns[i].n_ions);
     CHECK(t.patterns[i].n_ions > 0);
     CHECK(t.patterns[i].n_pixels > 0);
+    const auto map = t.pattern_map(i);
+    CHECK(static_cast<std::size_t>(std::count_if(map.begin(), map.end(), [](float v) { return v > 0; })) ==
+          t.patterns[i].n_pixels);
     ++kinds[t.patterns[i].kind];
   }
   CHECK(kinds[PatternKind::region] == 5);
