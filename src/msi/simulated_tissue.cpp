@@ -114,7 +114,7 @@ struct Point {
 
 class LayoutBuilder {
  public:
-  LayoutBuilder(SimulatedTissueTruth& t) : t_(t), W_(t.width), H_(t.height), side_(std::min(W_, H_)) {}
+  explicit LayoutBuilder(SimulatedTissueTruth& t) : t_(t), W_(t.width), H_(t.height), side_(std::min(W_, H_)) {}
 
   void tissue(bool use_mask, Rng rng) {
     t_.mask.assign(W_ * H_, 1);
@@ -397,6 +397,13 @@ std::vector<std::size_t> isotope_counts(const SimulatedTissueOptions& o, Rng& rn
   return counts;
 }
 
+// Fisher–Yates with Rng::below: std::shuffle's algorithm differs between standard libraries,
+// and the same seed should give the same section everywhere.
+template <class T>
+void shuffle(std::vector<T>& values, Rng& rng) {
+  for (std::size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[rng.below(i)]);
+}
+
 // Every pattern gets one molecule first (while molecules last), the rest by weight; the two
 // molecules of each shoulder pair (molecules 2j, 2j+1) get different patterns.
 std::vector<std::int32_t> assign_patterns(std::size_t n_molecules, std::size_t n_pairs, const std::vector<double>& weights,
@@ -404,7 +411,7 @@ std::vector<std::int32_t> assign_patterns(std::size_t n_molecules, std::size_t n
   const std::size_t n_patterns = weights.size();
   std::vector<std::int32_t> order(n_patterns);
   for (std::size_t i = 0; i < n_patterns; ++i) order[i] = static_cast<std::int32_t>(i);
-  std::shuffle(order.begin(), order.end(), rng);
+  shuffle(order, rng);
   double total = 0;
   for (double w : weights) total += w;
   std::vector<std::int32_t> assigned(n_molecules);
@@ -418,7 +425,7 @@ std::vector<std::int32_t> assign_patterns(std::size_t n_molecules, std::size_t n
     while (k + 1 < n_patterns && u >= weights[k]) u -= weights[k++];
     assigned[m] = static_cast<std::int32_t>(k);
   }
-  std::shuffle(assigned.begin(), assigned.end(), rng);
+  shuffle(assigned, rng);
   for (std::size_t j = 0; j < n_pairs; ++j) {
     const std::size_t a = 2 * j, b = 2 * j + 1;
     if (assigned[a] != assigned[b]) continue;
