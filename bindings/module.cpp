@@ -12,6 +12,7 @@ void bind_manifold(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
 void bind_pipeline(py::module_& m);
+void bind_simulate(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -25,4 +26,5 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_metrics(m);
   sb::bind_msi(m);
   sb::bind_pipeline(m);
+  sb::bind_simulate(m);
 }

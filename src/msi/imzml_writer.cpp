@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 #include <tuple>
@@ -236,8 +237,17 @@ void ImzMLWriter::close() {
   const auto& o = d.options;
   const char* spectrum_type = o.centroid ? R"(accession="MS:1000127" name="centroid spectrum")"
                                          : R"(accession="MS:1000128" name="profile spectrum")";
+  // The XML is written in chunks of about 1 MiB, so memory stays at the index (~100 bytes a
+  // spectrum) rather than the whole XML (~2 KB a spectrum).
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> xml(std::fopen(d.path.c_str(), "wb"), &std::fclose);
+  SPATIALEMBED_CHECK(xml, IOError, "{}: cannot create: {}", d.path, std::strerror(errno));
   std::string x;
-  x.reserve(4096 + 1800 * d.entries.size());
+  x.reserve(std::size_t{1} << 21);
+  auto flush = [&] {
+    SPATIALEMBED_CHECK(std::fwrite(x.data(), 1, x.size(), xml.get()) == x.size(), IOError, "{}: write failed: {}", d.path,
+                       std::strerror(errno));
+    x.clear();
+  };
   x += R"(<?xml version="1.0" encoding="UTF-8"?>
 <mzML xmlns="http://psi.hupo.org/ms/mzml" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://psi.hupo.org/ms/mzml http://psidev.info/files/ms/mzML/xsd/mzML1.1.0.xsd" version="1.1">
   <cvList count="3">
@@ -332,14 +342,13 @@ void ImzMLWriter::close() {
     array_xml("mzArray", e.mz);
     array_xml("intensityArray", e.intensity);
     x += "        </binaryDataArrayList>\n      </spectrum>\n";
+    if (x.size() >= (std::size_t{1} << 20)) flush();
   }
   x += "    </spectrumList>\n  </run>\n</mzML>\n";
 
-  std::FILE* xml = std::fopen(d.path.c_str(), "wb");
-  SPATIALEMBED_CHECK(xml, IOError, "{}: cannot create: {}", d.path, std::strerror(errno));
-  const bool written = std::fwrite(x.data(), 1, x.size(), xml) == x.size();
-  const bool xml_closed = std::fclose(xml) == 0;
-  SPATIALEMBED_CHECK(written && xml_closed, IOError, "{}: write failed: {}", d.path, std::strerror(errno));
+  flush();
+  const bool xml_closed = std::fclose(xml.release()) == 0;
+  SPATIALEMBED_CHECK(xml_closed, IOError, "{}: write failed: {}", d.path, std::strerror(errno));
   d.closed = true;
   d.release();
 }

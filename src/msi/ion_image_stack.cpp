@@ -105,36 +105,44 @@ IonImageStack read_png_stack(const std::string& folder) {
   return stack;
 }
 
+std::string png_file_name(double mz) { return fmt::format("{}.png", mz); }
+
+void write_png_image(const std::string& path, const float* image, const std::uint8_t* mask, std::size_t height,
+                     std::size_t width, int bit_depth, bool fast) {
+  SPATIALEMBED_CHECK(bit_depth == 8 || bit_depth == 16, InvalidArgument, "bit_depth must be 8 or 16, got {}", bit_depth);
+  const std::size_t P = height * width;
+  const double maximum = bit_depth == 8 ? 255.0 : 65535.0;
+  std::vector<std::uint16_t> grey_alpha(2 * P);
+  for (std::size_t p = 0; p < P; ++p) {
+    const double v = std::isnan(image[p]) ? 0.0 : std::clamp(static_cast<double>(image[p]), 0.0, 1.0);
+    grey_alpha[2 * p] = mask[p] ? static_cast<std::uint16_t>(std::lround(v * maximum)) : 0;
+    grey_alpha[2 * p + 1] = mask[p] ? static_cast<std::uint16_t>(maximum) : 0;
+  }
+  PngImage png;
+  png.image.width = static_cast<png_uint_32>(width);
+  png.image.height = static_cast<png_uint_32>(height);
+  if (fast) png.image.flags |= PNG_IMAGE_FLAG_FAST;
+  int ok;
+  if (bit_depth == 16) {
+    png.image.format = PNG_FORMAT_LINEAR_Y_ALPHA;
+    ok = png_image_write_to_file(&png.image, path.c_str(), 0, grey_alpha.data(), 0, nullptr);
+  } else {
+    png.image.format = PNG_FORMAT_GA;
+    std::vector<std::uint8_t> bytes(grey_alpha.begin(), grey_alpha.end());
+    ok = png_image_write_to_file(&png.image, path.c_str(), 0, bytes.data(), 0, nullptr);
+  }
+  SPATIALEMBED_CHECK(ok != 0, IOError, "{}: cannot write PNG: {}", path, png.image.message);
+}
+
 void write_png_stack(const IonImageStack& stack, const std::string& folder, int bit_depth) {
   stack.validate();
   SPATIALEMBED_CHECK(bit_depth == 8 || bit_depth == 16, InvalidArgument, "bit_depth must be 8 or 16, got {}", bit_depth);
   std::error_code ec;
   fs::create_directories(folder, ec);
   SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot create the folder: {}", folder, ec.message());
-  const std::size_t P = stack.n_pixels();
-  const double maximum = bit_depth == 8 ? 255.0 : 65535.0;
   for (std::size_t k = 0; k < stack.n_images(); ++k) {
-    const std::string name = (fs::path(folder) / fmt::format("{}.png", stack.mz[k])).string();
-    std::vector<std::uint16_t> grey_alpha(2 * P);
-    const float* image = stack.image(k);
-    for (std::size_t p = 0; p < P; ++p) {
-      const double v = std::isnan(image[p]) ? 0.0 : std::clamp(static_cast<double>(image[p]), 0.0, 1.0);
-      grey_alpha[2 * p] = stack.mask[p] ? static_cast<std::uint16_t>(std::lround(v * maximum)) : 0;
-      grey_alpha[2 * p + 1] = stack.mask[p] ? static_cast<std::uint16_t>(maximum) : 0;
-    }
-    PngImage png;
-    png.image.width = static_cast<png_uint_32>(stack.width);
-    png.image.height = static_cast<png_uint_32>(stack.height);
-    int ok;
-    if (bit_depth == 16) {
-      png.image.format = PNG_FORMAT_LINEAR_Y_ALPHA;
-      ok = png_image_write_to_file(&png.image, name.c_str(), 0, grey_alpha.data(), 0, nullptr);
-    } else {
-      png.image.format = PNG_FORMAT_GA;
-      std::vector<std::uint8_t> bytes(grey_alpha.begin(), grey_alpha.end());
-      ok = png_image_write_to_file(&png.image, name.c_str(), 0, bytes.data(), 0, nullptr);
-    }
-    SPATIALEMBED_CHECK(ok != 0, IOError, "{}: cannot write PNG: {}", name, png.image.message);
+    const std::string name = (fs::path(folder) / png_file_name(stack.mz[k])).string();
+    write_png_image(name, stack.image(k), stack.mask.data(), stack.height, stack.width, bit_depth);
   }
 }
 

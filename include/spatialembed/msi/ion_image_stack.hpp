@@ -51,4 +51,17 @@ IonImageStack read_png_stack(const std::string& folder);
 /// file cannot be written.
 void write_png_stack(const IonImageStack& stack, const std::string& folder, int bit_depth = 8);
 
+/// The file name `write_png_stack` gives the image of `mz`: `<m/z>.png`, the m/z with the
+/// fewest digits that read back to the same double (e.g. "409.045.png").
+std::string png_file_name(double mz);
+
+/// Writes one ion image (`height × width` float32, row-major, values clipped to [0, 1]) as
+/// `path` in `write_png_stack`'s format: grey + alpha, alpha at its maximum where `mask` is 1
+/// (unmeasured pixels are 0 and transparent), `bit_depth` 8 or 16. For writers that stream
+/// images one at a time. `fast` trades file size for speed (libpng's PNG_IMAGE_FLAG_FAST:
+/// no filter search, fast zlib level; several times faster on noisy images, files somewhat
+/// larger). Throws InvalidArgument for another bit depth, IOError when the file cannot be written.
+void write_png_image(const std::string& path, const float* image, const std::uint8_t* mask, std::size_t height,
+                     std::size_t width, int bit_depth = 8, bool fast = false);
+
 }  // namespace spatialembed

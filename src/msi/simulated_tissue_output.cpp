@@ -1,0 +1,361 @@
+// simulate_tissue's writers: imzML (processed, continuous) one batch of spectra at a time,
+// PNG one ion image per thread at a time, the truth JSON, and the staging of all of them
+// under temporary names that are renamed only when everything was written.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "msi/simulated_tissue_detail.hpp"
+#include "spatialembed/common/error.hpp"
+#include "spatialembed/common/parallel.hpp"
+#include "spatialembed/common/random.hpp"
+#include "spatialembed/msi/imzml_writer.hpp"
+#include "spatialembed/msi/ion_image_stack.hpp"
+#include "spatialembed/msi/simulated_tissue.hpp"
+
+namespace spatialembed {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// ------------------------------------------------------------------------ staging
+
+// Outputs are written under hidden temporary names beside their final ones and renamed on
+// commit(); whatever was not committed is removed, so a failed run leaves nothing behind and
+// a killed one only hidden `.partial-` files.
+class Staging {
+ public:
+  ~Staging() {
+    if (committed_) return;
+    std::error_code ec;
+    for (const auto& e : entries_) fs::remove_all(e.temporary, ec);
+  }
+
+  // Registers `final_path` and returns its temporary name: `.<name>.partial-<pid><ext>`
+  // (the extension kept so that writers that check it accept the name).
+  fs::path add(const fs::path& final_path, const std::string& ext = "") {
+    const std::string name = final_path.filename().string();
+    const std::string base = name.substr(0, name.size() - ext.size());
+    const fs::path temporary = final_path.parent_path() / fmt::format(".{}.partial-{}{}", base, ::getpid(), ext);
+    entries_.push_back({temporary, final_path});
+    return temporary;
+  }
+
+  // Fails before any work is done when an output exists and may not be replaced.
+  void check_free(bool overwrite) const {
+    for (const auto& e : entries_) {
+      std::error_code ec;
+      const auto status = fs::symlink_status(e.final_path, ec);
+      if (!fs::exists(status)) continue;
+      SPATIALEMBED_CHECK(overwrite, IOError, "{}: already exists; set overwrite to replace it", e.final_path.string());
+      if (fs::is_directory(status)) check_png_folder(e.final_path);
+    }
+  }
+
+  void commit() {
+    for (const auto& e : entries_) {
+      std::error_code ec;
+      if (fs::is_directory(fs::symlink_status(e.final_path, ec))) fs::remove_all(e.final_path, ec);
+      fs::rename(e.temporary, e.final_path, ec);
+      SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot rename {} onto it: {}", e.final_path.string(), e.temporary.string(),
+                         ec.message());
+    }
+    committed_ = true;
+  }
+
+ private:
+  // With overwrite, a folder is replaced only when it looks like a PNG stack, so a mistyped
+  // path never deletes unrelated data.
+  static void check_png_folder(const fs::path& folder) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      std::string ext = entry.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      SPATIALEMBED_CHECK(entry.is_regular_file() && ext == ".png", IOError,
+                         "{}: exists and holds {}, not only PNG ion images; not replacing it", folder.string(),
+                         entry.path().filename().string());
+    }
+  }
+
+  struct Entry {
+    fs::path temporary, final_path;
+  };
+  std::vector<Entry> entries_;
+  bool committed_ = false;
+};
+
+void report(const ProgressCallback& progress, std::size_t done, std::size_t total) {
+  if (progress && !progress(done, total)) throw Cancelled("simulate_tissue: cancelled by the progress callback");
+}
+
+// ------------------------------------------------------------------------ imzML
+
+// The continuous mode's shared axis: only where the peaks are (±peak_window FWHM), with
+// points_per_fwhm points per FWHM and each peak's exact m/z as a point (its apex), and for
+// every axis point the Gaussian weights of the peaks that reach it (a sparse matrix).
+struct ProfileAxis {
+  std::vector<double> mz;
+  std::vector<std::size_t> start;  // contributions of point j: [start[j], start[j + 1])
+  std::vector<std::uint32_t> ion;
+  std::vector<double> weight;
+};
+
+ProfileAxis profile_axis(const SimulatedTissueTruth& t) {
+  const auto& o = t.options;
+  const double four_ln2 = 4 * std::log(2.0);
+  ProfileAxis axis;
+  axis.start.push_back(0);
+  std::size_t k = 0;
+  while (k < t.n_ions()) {
+    // The run of peaks whose windows overlap (shoulder pairs, close isotopes at low R).
+    std::size_t end = k + 1;
+    double lo = t.mz[k] * (1 - o.peak_window / o.resolving_power);
+    double hi = t.mz[k] * (1 + o.peak_window / o.resolving_power);
+    while (end < t.n_ions() && t.mz[end] * (1 - o.peak_window / o.resolving_power) <= hi) {
+      hi = t.mz[end] * (1 + o.peak_window / o.resolving_power);
+      ++end;
+    }
+    const double step = lo / o.resolving_power / o.points_per_fwhm;
+    const auto n = static_cast<std::size_t>(std::ceil((hi - lo) / step));
+    std::vector<double> points;
+    for (std::size_t i = 0; i <= n; ++i) points.push_back(lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(n));
+    for (std::size_t j = k; j < end; ++j) points.push_back(t.mz[j]);
+    std::sort(points.begin(), points.end());
+    for (double x : points) {
+      // A grid point closer than a quarter step to an apex would only duplicate it.
+      if (!axis.mz.empty() && x - axis.mz.back() < 0.25 * step) {
+        const bool apex = std::binary_search(t.mz.begin() + static_cast<std::ptrdiff_t>(k),
+                                             t.mz.begin() + static_cast<std::ptrdiff_t>(end), x);
+        if (!apex) continue;
+        axis.mz.pop_back();
+        axis.start.pop_back();
+        axis.ion.resize(axis.start.back());
+        axis.weight.resize(axis.start.back());
+      }
+      axis.mz.push_back(x);
+      for (std::size_t j = k; j < end; ++j) {
+        const double fwhm = t.mz[j] / o.resolving_power, d = (x - t.mz[j]) / fwhm;
+        if (std::abs(d) > o.peak_window) continue;
+        axis.ion.push_back(static_cast<std::uint32_t>(j));
+        axis.weight.push_back(std::exp(-four_ln2 * d * d));
+      }
+      axis.start.push_back(axis.ion.size());
+    }
+    k = end;
+  }
+  return axis;
+}
+
+std::string uuid_from_seed(std::uint64_t seed) {
+  Rng rng(seed, 0x5555);
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+// One spectrum's arrays, filled by a worker and written by the calling thread.
+struct SpectrumSlot {
+  std::vector<double> mz, intensity, levels, ions;
+};
+
+void fill_spectrum(const SimulatedTissueTruth& t, const ProfileAxis* axis, std::size_t p, SpectrumSlot& s) {
+  sim_detail::pixel_intensities(t, p, s.levels, s.ions);
+  s.mz.clear();
+  s.intensity.clear();
+  if (axis == nullptr) {  // centroid: the ions present, zeros (also after float32 rounding) omitted
+    for (std::size_t k = 0; k < s.ions.size(); ++k) {
+      if (static_cast<float>(s.ions[k]) > 0.0f) s.mz.push_back(t.mz[k]), s.intensity.push_back(s.ions[k]);
+    }
+    return;
+  }
+  s.intensity.assign(axis->mz.size(), 0.0);
+  for (std::size_t j = 0; j < axis->mz.size(); ++j) {
+    double v = 0;
+    for (std::size_t c = axis->start[j]; c < axis->start[j + 1]; ++c) v += axis->weight[c] * s.ions[axis->ion[c]];
+    s.intensity[j] = v;
+  }
+}
+
+void write_imzml(const SimulatedTissueTruth& t, const fs::path& path) {
+  const auto& o = t.options;
+  const bool continuous = o.output == SimulationOutput::continuous;
+  ImzMLWriterOptions wo;
+  wo.mode = continuous ? ImzMLMode::continuous : ImzMLMode::processed;
+  wo.centroid = !continuous;
+  wo.pixel_size_x = wo.pixel_size_y = o.pixel_size;
+  wo.uuid = uuid_from_seed(o.seed);  // a random UUID would make runs differ byte for byte
+  ImzMLWriter writer(path.string(), wo);
+  ProfileAxis axis;
+  if (continuous) axis = profile_axis(t);
+
+  std::vector<std::size_t> pixels;
+  for (std::size_t p = 0; p < t.n_pixels(); ++p) {
+    if (t.mask[p]) pixels.push_back(p);
+  }
+  const std::size_t values = continuous ? axis.mz.size() + t.n_ions() : 2 * t.n_ions();
+  const std::size_t batch = std::clamp<std::size_t>((std::size_t{1} << 23) / std::max<std::size_t>(1, values), 16, 4096);
+  std::vector<SpectrumSlot> slots(std::min(batch, pixels.size()));
+  for (std::size_t begin = 0; begin < pixels.size(); begin += batch) {
+    const std::size_t n = std::min(batch, pixels.size() - begin);
+    parallel_for(n, o.num_threads, [&](std::size_t i) { fill_spectrum(t, continuous ? &axis : nullptr, pixels[begin + i], slots[i]); }, 4);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t p = pixels[begin + i];
+      const PixelCoordinate c{static_cast<std::int32_t>(p % t.width + 1), static_cast<std::int32_t>(p / t.width + 1), 1};
+      // Continuous mode: the shared axis goes with the first spectrum only.
+      VectorView<const double> mz;
+      if (!continuous) {
+        mz = VectorView<const double>(slots[i].mz);
+      } else if (begin + i == 0) {
+        mz = VectorView<const double>(axis.mz);
+      }
+      writer.add_spectrum(c, mz, VectorView<const double>(slots[i].intensity));
+    }
+    report(o.progress, begin + n, pixels.size());
+  }
+  writer.close();
+}
+
+// ------------------------------------------------------------------------ PNG
+
+void write_png_folder(SimulatedTissueTruth& t, const fs::path& folder) {
+  std::error_code ec;
+  fs::create_directory(folder, ec);
+  SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot create the folder: {}", folder.string(), ec.message());
+  const auto& o = t.options;
+  t.png_max.assign(t.n_ions(), 0.0);
+  // Batches of a few images per thread let the calling thread report progress in between.
+  const std::size_t batch = 4 * static_cast<std::size_t>(resolve_num_threads(o.num_threads));
+  for (std::size_t begin = 0; begin < t.n_ions(); begin += batch) {
+    const std::size_t n = std::min(batch, t.n_ions() - begin);
+    parallel_for(n, o.num_threads, [&](std::size_t i) {
+      const std::size_t k = begin + i;
+      std::vector<float> level, image;
+      sim_detail::ion_image(t, k, level, image);
+      const float maximum = *std::max_element(image.begin(), image.end());
+      t.png_max[k] = maximum;
+      if (maximum > 0) {
+        for (float& v : image) v /= maximum;
+      }
+      write_png_image((folder / png_file_name(t.mz[k])).string(), image.data(), t.mask.data(), t.height, t.width, 16, true);
+    }, 1);
+    report(o.progress, begin + n, t.n_ions());
+  }
+}
+
+// ------------------------------------------------------------------------ JSON
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\', out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+template <class T>
+std::string json_array(const std::vector<T>& values) {
+  return fmt::format("[{}]", fmt::join(values, ", "));
+}
+
+std::string json_options(const SimulatedTissueOptions& o) {
+  return fmt::format(
+      "{{\"width\": {}, \"height\": {}, \"n_molecules\": {}, \"n_ion_images\": {}, \"n_regions\": {}, \"n_nodules\": {}, "
+      "\"n_layers\": {}, \"n_gradients\": {}, \"nodule_radius\": {}, \"min_isotopes\": {}, \"max_isotopes\": {}, "
+      "\"isotope_spacing\": {}, \"mz_min\": {}, \"mz_max\": {}, \"resolving_power\": {}, \"min_peak_separation\": {}, "
+      "\"n_shoulder_pairs\": {}, \"shoulder_offset\": {}, \"points_per_fwhm\": {}, \"peak_window\": {}, "
+      "\"intensity_scale\": {}, \"noise\": {}, \"detection_limit\": {}, \"hotspot_fraction\": {}, \"tissue_mask\": {}, \"pixel_size\": {}, "
+      "\"output\": {}, \"seed\": {}}}",
+      o.width, o.height, o.n_molecules, o.n_ion_images, o.n_regions, o.n_nodules, o.n_layers, o.n_gradients,
+      o.nodule_radius, o.min_isotopes, o.max_isotopes, o.isotope_spacing, o.mz_min, o.mz_max, o.resolving_power,
+      o.min_peak_separation, o.n_shoulder_pairs, o.shoulder_offset, o.points_per_fwhm, o.peak_window, o.intensity_scale,
+      o.noise, o.detection_limit, o.hotspot_fraction, o.tissue_mask, o.pixel_size, json_string(to_string(o.output)), o.seed);
+}
+
+}  // namespace
+
+void write_truth_json(const SimulatedTissueTruth& t, const std::string& json_path, const std::string& output_path) {
+  std::vector<std::string> kinds;
+  for (const auto k : t.kind) kinds.push_back(json_string(to_string(k)));
+  std::string x = "{\n  \"format\": \"spatialembed.simulated_tissue\",\n  \"version\": 1,\n";
+  const std::size_t measured = static_cast<std::size_t>(std::count(t.mask.begin(), t.mask.end(), 1));
+  x += fmt::format(
+      "  \"output\": {{\"path\": {}, \"mode\": {}, \"width\": {}, \"height\": {}, \"n_measured\": {}, \"n_ions\": {}, "
+      "\"n_molecules\": {}, \"n_patterns\": {}}},\n",
+      json_string(fs::path(output_path).filename().string()), json_string(to_string(t.options.output)), t.width, t.height,
+      measured, t.n_ions(), t.molecule_mz.size(), t.patterns.size());
+  x += fmt::format("  \"options\": {},\n", json_options(t.options));
+  x += "  \"ions\": {\n";
+  x += fmt::format("    \"mz\": {},\n    \"molecule\": {},\n    \"isotope\": {},\n", json_array(t.mz), json_array(t.molecule),
+                   json_array(t.isotope));
+  x += fmt::format("    \"pattern\": {},\n    \"kind\": {},\n    \"shoulder\": {},\n    \"abundance\": {}", json_array(t.pattern),
+                   json_array(kinds), json_array(t.shoulder), json_array(t.abundance));
+  if (!t.png_max.empty()) x += fmt::format(",\n    \"png_max\": {}", json_array(t.png_max));
+  x += "\n  },\n  \"patterns\": [\n";
+  for (std::size_t i = 0; i < t.patterns.size(); ++i) {
+    const auto& p = t.patterns[i];
+    x += fmt::format(
+        "    {{\"id\": {}, \"kind\": {}, \"region\": {}, \"nodule\": {}, \"layer\": {}, \"gradient\": {}, \"n_pixels\": {}, "
+        "\"n_ions\": {}}}{}\n",
+        i, json_string(to_string(p.kind)), p.region, p.nodule, p.layer, p.gradient, p.n_pixels, p.n_ions,
+        i + 1 < t.patterns.size() ? "," : "");
+  }
+  x += "  ],\n";
+  x += fmt::format("  \"molecules\": {{\"mz\": {}, \"pattern\": {}, \"shoulder\": {}}}\n}}\n", json_array(t.molecule_mz),
+                   json_array(t.molecule_pattern), json_array(t.molecule_shoulder));
+  std::FILE* f = std::fopen(json_path.c_str(), "wb");
+  SPATIALEMBED_CHECK(f, IOError, "{}: cannot create: {}", json_path, std::strerror(errno));
+  const bool written = std::fwrite(x.data(), 1, x.size(), f) == x.size();
+  const bool closed = std::fclose(f) == 0;
+  SPATIALEMBED_CHECK(written && closed, IOError, "{}: write failed: {}", json_path, std::strerror(errno));
+}
+
+SimulatedTissueTruth simulate_tissue(const std::string& path, const SimulatedTissueOptions& options) {
+  options.validate();
+  const bool png = options.output == SimulationOutput::png;
+  fs::path output = fs::path(path);
+  if (!output.has_filename()) output = output.parent_path();  // "folder/" names the folder
+  SPATIALEMBED_CHECK(!output.empty(), InvalidArgument, "path must name an output, got \"{}\"", path);
+  std::string ext = output.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  SPATIALEMBED_CHECK(png || ext == ".imzml", InvalidArgument, "path must end in .imzML for output \"{}\", got {}",
+                     to_string(options.output), path);
+  const fs::path stem = png ? output : output.parent_path() / output.stem();
+  const fs::path truth_path = stem.string() + "_truth.json";
+  if (!output.parent_path().empty()) {
+    std::error_code ec;
+    fs::create_directories(output.parent_path(), ec);
+    SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot create the folder: {}", output.parent_path().string(), ec.message());
+  }
+
+  Staging staging;
+  const fs::path main_tmp = staging.add(output, png ? "" : output.extension().string());
+  if (!png) staging.add(stem.string() + ".ibd", ".ibd");
+  const fs::path truth_tmp = staging.add(truth_path);
+  staging.check_free(options.overwrite);
+
+  auto truth = simulate_tissue_truth(options);
+  truth.options.progress = options.progress;  // the writers report through it
+  if (png) {
+    write_png_folder(truth, main_tmp);
+  } else {
+    write_imzml(truth, main_tmp);
+  }
+  truth.options.progress = nullptr;
+  write_truth_json(truth, truth_tmp.string(), output.string());
+  staging.commit();
+  return truth;
+}
+
+}  // namespace spatialembed
