@@ -1,6 +1,8 @@
 """`spatialembed cluster-ions` end to end on real data, its files, and its refusals."""
 import csv
 import json
+import re
+import shutil
 import subprocess
 import sys
 
@@ -106,15 +108,20 @@ def test_bad_input_exits_nonzero_and_writes_nothing(kidney, tmp_path, data_dir):
         assert not out.exists() and not list(tmp_path.glob(".*partial"))
 
 
-def test_all_zero_images_and_empty_imzml(tmp_path):
+def test_all_zero_images_and_empty_imzml(tmp_path, data_dir):
     blank = se.IonImageStack(np.zeros((20, 8, 8), np.float32), None, np.arange(100, 120, dtype=float))
     blank.to_png_dir(tmp_path / "blank")
     result = run_cli(tmp_path / "blank", "--out", tmp_path / "out", "--method", "umap_only")
     assert result.returncode == 1 and "all 20 ion images are empty" in result.stderr
-    with se.ImzMLWriter(tmp_path / "empty.imzML") as writer:
-        pass
+    # The imzML reference example with its spectrum list emptied.
+    example = data_dir / "msi" / "imzml_examples" / "Example_Continuous"
+    xml = example.with_suffix(".imzML").read_text(encoding="latin-1")
+    xml = re.sub(r"<spectrum .*?</spectrum>", "", xml, flags=re.S)
+    xml = re.sub(r'(<spectrumList[^>]*count=")\d+', r"\g<1>0", xml)
+    (tmp_path / "empty.imzML").write_text(xml, encoding="latin-1")
+    shutil.copy(example.with_suffix(".ibd"), tmp_path / "empty.ibd")
     result = run_cli(tmp_path / "empty.imzML", "--out", tmp_path / "out2")
-    assert result.returncode == 1 and "no spectra" in result.stderr
+    assert result.returncode == 1 and "holds no <spectrum>" in result.stderr, result.stderr
 
 
 def test_helpers(tmp_path):
