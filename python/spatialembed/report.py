@@ -809,9 +809,30 @@ class _Report:
 
     # ---- embedding -----------------------------------------------------------------------
     def embedding_section(self):
-        columns = [self.embedding_figure(m) for m in self.methods]
-        note = "UMAP coordinates of each ion image, coloured by cluster (number at the cluster's centre); noise grey."
+        columns = [self.embedding_figure(m) + self.k_distance_figure(m) for m in self.methods]
+        note = ("UMAP coordinates of each ion image, coloured by cluster (number at the cluster's centre); noise grey. "
+                "Below: the sorted k-distance curve (k = min_samples) in that space with the DBSCAN eps used — "
+                "points under the line are core points; when the curve has no clear knee, try another eps.")
         return f'<p class="note">{_e(note)}</p>' + self.side_by_side(columns)
+
+    def k_distance_figure(self, method):
+        from matplotlib.figure import Figure
+
+        curve = np.asarray(method.evaluation.get("k_distances", []), np.float64)
+        eps = method.params.get("eps")
+        if curve.size == 0 or eps is None:
+            return ""
+        fig = Figure(figsize=(6.6 if self.columns > 1 else 8.0, 2.2))
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.22, top=0.9)
+        ax = fig.add_subplot()
+        ax.plot(np.arange(curve.size), curve, color="#333333", lw=1.2)
+        ax.axhline(eps, color="#d62728", lw=1, ls="--")
+        ax.text(0, eps, f" eps {eps:.3g}" + (" (auto)" if method.params.get("eps_auto") else ""), color="#d62728",
+                fontsize=8, va="bottom")
+        ax.set_xlabel("ion images, sorted", fontsize=8)
+        ax.set_ylabel("k-distance", fontsize=8)
+        ax.tick_params(labelsize=7)
+        return f'<img class="figure" alt="k-distance curve of {_e(method.name)}" src="{_figure_uri(fig)}">'
 
     def embedding_figure(self, method):
         from matplotlib.figure import Figure

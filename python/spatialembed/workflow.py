@@ -56,8 +56,10 @@ def peak_half_width_ppm(mz, intensities, index):
     """Median half width at half maximum of the peaks at ``index`` of a spectrum, in ppm.
 
     Each side's half-maximum point is interpolated linearly between the last point above half
-    the peak's height and the first one at or below it. Used as the automatic m/z tolerance:
-    an ion image then integrates each peak over its FWHM.
+    the peak's height and the first one at or below it. A side that reaches a valley (the
+    spectrum rising again: a neighbouring peak, or a baseline above half the height) before
+    falling to half ends there. Used as the automatic m/z tolerance: an ion image then
+    integrates each peak over its FWHM.
     """
     mz, y = np.asarray(mz, np.float64), np.asarray(intensities, np.float64)
     widths = []
@@ -68,11 +70,13 @@ def peak_half_width_ppm(mz, intensities, index):
         sides = []
         for step in (-1, 1):
             j = i
-            while 0 <= j + step < len(y) and y[j] > half:
+            while 0 <= j + step < len(y) and y[j] > half and y[j + step] <= y[j]:
                 j += step
-            inside = j - step if y[j] <= half else j  # j: first point at or below half (or the end)
-            t = 0.0 if inside == j else (y[inside] - half) / (y[inside] - y[j])
-            sides.append(mz[inside] + t * (mz[j] - mz[inside]))
+            if y[j] <= half:  # crossed half between j - step and j
+                t = (y[j - step] - half) / (y[j - step] - y[j])
+                sides.append(mz[j - step] + t * (mz[j] - mz[j - step]))
+            else:  # a valley or the end of the spectrum came first
+                sides.append(mz[j])
         widths.append((sides[1] - sides[0]) / 2 / mz[i] * 1e6)
     return float(np.median(widths)) if widths else float("nan")
 
