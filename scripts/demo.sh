@@ -14,7 +14,9 @@ KIDNEY=$DATA/msi/mouse_kidney/mouse_kidney_nyakas2013.imzML
 OUT=results/cluster-ions
 if [ -f "$KIDNEY" ]; then
   # Linear-TOF profile spectra: peaks span a few points, hence the small peak window.
+  # 60 ion images: smaller neighbourhoods (UMAP n_neighbors 10, DBSCAN min_samples 3) suit so few.
   .venv/bin/spatialembed cluster-ions "$KIDNEY" --method both --top-n 60 --snr 2 --half-window 5 \
+    --n-neighbors 10 --min-samples 3 \
     --out "$OUT/mouse_kidney" --overwrite "$@"
   REPORT=$OUT/mouse_kidney/report.html
 else
