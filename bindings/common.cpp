@@ -33,14 +33,26 @@ IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>&
   return stack;
 }
 
+bool interrupted() {
+  if (PyErr_CheckSignals() == 0) return false;
+  PyErr_Clear();
+  return true;
+}
+
 ProgressCallback interrupt_check() {
   return [](std::size_t, std::size_t) {
     py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) {
-      PyErr_Clear();
-      return false;
-    }
-    return true;
+    return !interrupted();
+  };
+}
+
+ProgressCallback python_progress(const py::object& callback) {
+  if (callback.is_none()) return interrupt_check();
+  return [callback](std::size_t done, std::size_t total) {
+    py::gil_scoped_acquire gil;
+    if (interrupted()) return false;
+    const py::object keep_going = callback(done, total);
+    return keep_going.is_none() || keep_going.cast<bool>();
   };
 }
 

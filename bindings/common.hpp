@@ -44,6 +44,14 @@ VectorView<const double> optional_vector(const std::optional<CArray<double>>& va
 /// throws ValueError for inconsistent shapes.
 IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz);
 
+/// Progress to an optional Python callable `callback(done, total)`: the call stops (Cancelled)
+/// when it returns False or on Ctrl-C; None only checks for Ctrl-C. For calls made with the GIL
+/// released.
+ProgressCallback python_progress(const py::object& callback);
+
+/// With the GIL held: true (and the signal consumed) when the user pressed Ctrl-C.
+bool interrupted();
+
 /// A progress callback that only checks for Ctrl-C (the call then raises KeyboardInterrupt).
 /// For calls made with the GIL released.
 ProgressCallback interrupt_check();

@@ -41,19 +41,6 @@ py::tuple csr_to_python(CsrMatrix&& m) {
                         py::make_tuple(m.rows, m.cols));
 }
 
-// Reports epochs to an optional Python callable and turns Ctrl-C into cancellation.
-ProgressCallback epoch_progress(const py::object& callback) {
-  if (callback.is_none()) return interrupt_check();
-  return [callback](std::size_t done, std::size_t total) {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) {
-      PyErr_Clear();
-      return false;
-    }
-    const py::object keep_going = callback(done, total);
-    return keep_going.is_none() || keep_going.cast<bool>();
-  };
-}
 
 py::tuple embedding_to_python(UmapEmbedding&& r) {
   auto embedding = to_numpy(std::move(r.embedding))
@@ -101,7 +88,7 @@ void bind_manifold(py::module_& m) {
   m.def(
       "umap_fit",
       [](const CArray<float>& X, UmapOptions options, const py::object& progress) {
-        options.progress = epoch_progress(progress);
+        options.progress = python_progress(progress);
         const auto view = matrix_view(X, "X");
         UmapEmbedding r;
         {
@@ -117,7 +104,7 @@ void bind_manifold(py::module_& m) {
       "umap_fit_knn",
       [](const CArray<std::int32_t>& indices, const CArray<float>& distances, UmapOptions options,
          const std::optional<CArray<float>>& X, const py::object& progress) {
-        options.progress = epoch_progress(progress);
+        options.progress = python_progress(progress);
         KnnGraph knn = knn_from_python(indices, distances);
         const ConstMatrixF data = X ? matrix_view(*X, "X") : ConstMatrixF();
         UmapEmbedding r;

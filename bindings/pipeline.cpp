@@ -36,13 +36,10 @@ IonImageFeatureFn python_features(const py::object& features) {
 }
 
 // Stage progress to an optional Python callable (stage, done, total); Ctrl-C cancels.
-StageProgressCallback python_progress(const py::object& callback) {
+StageProgressCallback stage_progress(const py::object& callback) {
   return [callback](const std::string& stage, std::size_t done, std::size_t total) {
     py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) {
-      PyErr_Clear();
-      return false;
-    }
+    if (interrupted()) return false;
     if (callback.is_none()) return true;
     const py::object keep_going = callback(stage, done, total);
     return keep_going.is_none() || keep_going.cast<bool>();
@@ -113,7 +110,7 @@ void bind_pipeline(py::module_& m) {
         o.seed = seed;
         o.num_threads = num_threads;
         if (!features.is_none()) o.features = python_features(features);
-        o.progress = python_progress(progress);
+        o.progress = stage_progress(progress);
         const IonImageClustering pipeline(std::move(o));
         IonImageStack stack = stack_from_python(images, mask, mz);
         IonImageClusteringResult result;

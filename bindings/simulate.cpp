@@ -11,20 +11,6 @@ namespace spatialembed::bindings {
 
 namespace {
 
-// Reports to an optional Python callable (done, total) and turns Ctrl-C into cancellation.
-ProgressCallback python_progress(const py::object& callback) {
-  if (callback.is_none()) return interrupt_check();
-  return [callback](std::size_t done, std::size_t total) {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) {
-      PyErr_Clear();
-      return false;
-    }
-    const py::object keep_going = callback(done, total);
-    return keep_going.is_none() || keep_going.cast<bool>();
-  };
-}
-
 template <class T>
 py::array_t<T> image(std::vector<T>&& values, const SimulatedTissueTruth& t) {
   return to_numpy(std::move(values)).attr("reshape")(py::make_tuple(t.height, t.width));
