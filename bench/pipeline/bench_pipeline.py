@@ -42,8 +42,9 @@ from harness import RESULTS_DIR, child_env, machine_info  # noqa: E402
 
 def simulated_folder(cache, width, height, n_ions, seed, n_jobs):
     """The cached PNG folder for this size, simulated in a child process when missing (so that
-    the simulation's memory never counts in this process)."""
-    folder = Path(cache) / f"tissue_{width}x{height}_{n_ions}_seed{seed}"
+    the simulation's memory never counts in this process). m/z 100–2000 at resolving power
+    100,000, so that 8,000 ion images find room 3 FWHM apart."""
+    folder = Path(cache) / f"tissue_{width}x{height}_{n_ions}_seed{seed}_mz100-2000_R1e5"
     done = folder.with_name(folder.name + ".done")
     if done.exists():
         return folder, None
@@ -52,7 +53,8 @@ def simulated_folder(cache, width, height, n_ions, seed, n_jobs):
     folder.parent.mkdir(parents=True, exist_ok=True)
     code = ("import spatialembed as se, sys; "
             f"se.simulate_tissue({str(folder)!r}, width={width}, height={height}, n_ion_images={n_ions}, "
-            f"mode='png', random_state={seed}, n_jobs={n_jobs}, overwrite=True)")
+            f"mz_range=(100.0, 2000.0), resolving_power=100000.0, mode='png', random_state={seed}, "
+            f"n_jobs={n_jobs}, overwrite=True)")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=child_env(n_jobs))
     seconds = time.perf_counter() - start
