@@ -52,10 +52,13 @@ def write_report(path, stack, results, *, mean_spectrum=None, title=None, datase
     ----------
     path : str or os.PathLike
         The ``.html`` file to write. Its folder must exist.
-    stack : IonImageStack
+    stack : IonImageStack or PreparedIonImages
         The clustered ion images: ``images`` (n_images, height, width) float32, ``mask``
-        (height, width) bool, ``mz`` (n_images,). Each member image is shown scaled to its
-        99th percentile over the measured pixels.
+        (height, width) bool, ``mz`` (n_images,); or the :class:`PreparedIonImages` the runs
+        used (thumbnails are then the preprocessed images, ``image(k)``, and the ion markers
+        without a spectrum sit at its ``mean_intensity``). Each member image is shown scaled to
+        its 99th percentile over the measured pixels. Only the shown images are read: memory
+        stays O(n_images + thumbnails) whatever the stack's size.
     results : dict of str to IonImageClusteringResult, or one IonImageClusteringResult
         Method name ("nn", "umap_only") → result of a run on ``stack`` (one or two methods;
         more are shown one after the other). Each result's ``mz`` must have ``n_images`` entries.

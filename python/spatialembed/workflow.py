@@ -294,6 +294,8 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
     - ``features.npy``: (n_images, 2048) float32 CNN features (method nn);
     - ``params.json``: input facts, every parameter, chosen eps, timings, evaluation, comparison;
     - ``report.html`` (when ``report``): the self-contained report.
+
+    ``stack`` (IonImageStack or PreparedIonImages) is only used by the report.
     """
     folder = Path(folder)
     names = list(results)
