@@ -62,19 +62,16 @@ void bind_nn(py::module_& m) {
             SPATIALEMBED_CHECK(mask.ndim() == 2 && mask.shape(0) == images.shape(1) && mask.shape(1) == images.shape(2),
                                InvalidArgument, "mask must have shape (height, width) = ({}, {})", images.shape(1),
                                images.shape(2));
-            IonImageStack stack;
-            stack.height = static_cast<std::size_t>(images.shape(1));
-            stack.width = static_cast<std::size_t>(images.shape(2));
-            stack.images.assign(images.data(), images.data() + images.size());
-            stack.mask.assign(mask.data(), mask.data() + mask.size());
-            stack.mz.assign(static_cast<std::size_t>(images.shape(0)), 0.0);
-            for (std::size_t k = 0; k < stack.mz.size(); ++k) stack.mz[k] = static_cast<double>(k);
+            // Read in place (a read-only view of a 16 GB stack is not copied); one image per worker.
+            const auto n = static_cast<std::size_t>(images.shape(0));
             std::vector<float> out;
             {
               py::gil_scoped_release release;
-              out = e.transform(stack);
+              out = e.transform(images.data(), n, static_cast<std::size_t>(images.shape(1)),
+                                static_cast<std::size_t>(images.shape(2)),
+                                reinterpret_cast<const std::uint8_t*>(mask.data()));
             }
-            return rows(std::move(out), stack.n_images(), e.output_dim());
+            return rows(std::move(out), n, e.output_dim());
           },
           py::arg("images"), py::arg("mask"))
       .def(

@@ -1,5 +1,6 @@
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <optional>
 
 #include "common.hpp"
@@ -84,16 +85,124 @@ py::dict result_to_python(IonImageClusteringResult&& r) {
   return out;
 }
 
+// A read-only NumPy view of memory that `base` (a Python object) keeps alive.
+py::array readonly_view(const py::dtype& dtype, std::vector<py::ssize_t> shape, const void* data, py::handle base) {
+  py::array view(dtype, std::move(shape), {}, data, base);
+  view.attr("setflags")(py::arg("write") = false);
+  return view;
+}
+
+IonImageClusteringOptions preprocess_only(bool tic_normalize, double hotspot_quantile, std::size_t median_filter,
+                                          int num_threads, const py::object& progress) {
+  IonImageClusteringOptions o;
+  o.method = IonClusteringMethod::umap_only;  // no features function needed to prepare
+  o.preprocess.tic_normalize = tic_normalize;
+  o.preprocess.hotspot_quantile = hotspot_quantile;
+  o.preprocess.median_filter = median_filter;
+  o.num_threads = num_threads;
+  o.progress = python_progress(progress);
+  return o;
+}
+
+std::unique_ptr<PreparedIonImages> prepared(const IonImageClusteringOptions& o, IonImageStack&& stack) {
+  const IonImageClustering pipeline(o);
+  py::gil_scoped_release release;
+  return std::make_unique<PreparedIonImages>(pipeline.prepare(std::move(stack)));
+}
+
+void bind_prepared(py::module_& m) {
+  using P = PreparedIonImages;
+  py::class_<P>(m, "PreparedIonImages",
+                "Preprocessed non-empty ion images owned by C++ (see spatialembed.PreparedIonImages).")
+      .def_static(
+          "from_png_dir",
+          [](const std::string& folder, bool tic_normalize, double hotspot_quantile, std::size_t median_filter,
+             int num_threads, const py::object& progress) {
+            const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
+            IonImageStack stack;
+            {
+              py::gil_scoped_release release;
+              stack = read_png_stack(folder);
+            }
+            return prepared(o, std::move(stack));  // moved, never copied
+          },
+          py::arg("folder"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
+          py::arg("num_threads"), py::arg("progress"))
+      .def_static(
+          "from_arrays",
+          [](const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz, double pixel_size_x,
+             double pixel_size_y, std::int32_t origin_x, std::int32_t origin_y, bool tic_normalize,
+             double hotspot_quantile, std::size_t median_filter, int num_threads, const py::object& progress) {
+            const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
+            IonImageStack stack = stack_from_python(images, mask, mz);  // the one copy
+            stack.pixel_size_x = pixel_size_x, stack.pixel_size_y = pixel_size_y;
+            stack.origin_x = origin_x, stack.origin_y = origin_y;
+            return prepared(o, std::move(stack));
+          },
+          py::arg("images"), py::arg("mask"), py::arg("mz"), py::arg("pixel_size_x"), py::arg("pixel_size_y"),
+          py::arg("origin_x"), py::arg("origin_y"), py::arg("tic_normalize"), py::arg("hotspot_quantile"),
+          py::arg("median_filter"), py::arg("num_threads"), py::arg("progress"))
+      .def_property_readonly("images",
+                             [](py::object self) {
+                               const auto& p = self.cast<const P&>();
+                               return readonly_view(py::dtype::of<float>(),
+                                                    {static_cast<py::ssize_t>(p.n_kept()),
+                                                     static_cast<py::ssize_t>(p.height()),
+                                                     static_cast<py::ssize_t>(p.width())},
+                                                    p.stack.images.data(), self);
+                             })
+      .def_property_readonly("mask",
+                             [](py::object self) {
+                               const auto& p = self.cast<const P&>();
+                               return readonly_view(py::dtype::of<bool>(),
+                                                    {static_cast<py::ssize_t>(p.height()),
+                                                     static_cast<py::ssize_t>(p.width())},
+                                                    p.stack.mask.data(), self);
+                             })
+      .def_property_readonly("mz",
+                             [](py::object self) {
+                               const auto& p = self.cast<const P&>();
+                               return readonly_view(py::dtype::of<double>(), {static_cast<py::ssize_t>(p.n_images())},
+                                                    p.mz.data(), self);
+                             })
+      .def_property_readonly("empty",
+                             [](py::object self) {
+                               const auto& p = self.cast<const P&>();
+                               return readonly_view(py::dtype::of<bool>(), {static_cast<py::ssize_t>(p.n_images())},
+                                                    p.empty.data(), self);
+                             })
+      .def_property_readonly("mean_intensity",
+                             [](py::object self) {
+                               const auto& p = self.cast<const P&>();
+                               return readonly_view(py::dtype::of<double>(), {static_cast<py::ssize_t>(p.n_images())},
+                                                    p.mean_intensity.data(), self);
+                             })
+      .def_property_readonly("kept",
+                             [](const P& p) { return to_numpy(std::vector<std::int64_t>(p.kept.begin(), p.kept.end())); })
+      .def_property_readonly("pixel_size", [](const P& p) { return py::make_tuple(p.stack.pixel_size_x, p.stack.pixel_size_y); })
+      .def_property_readonly("origin", [](const P& p) { return py::make_tuple(p.stack.origin_x, p.stack.origin_y); })
+      .def_property_readonly("preprocess",
+                             [](const P& p) {
+                               py::dict d;
+                               d["tic_normalize"] = p.preprocess.tic_normalize;
+                               d["hotspot_quantile"] = p.preprocess.hotspot_quantile;
+                               d["median_filter"] = p.preprocess.median_filter;
+                               return d;
+                             })
+      .def_readonly("seconds", &P::seconds)
+      .def_property_readonly("nbytes", [](const P& p) { return p.stack.images.size() * sizeof(float); });
+}
+
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
+  bind_prepared(m);
   m.def(
-      "cluster_ion_images",
-      [](const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz, const std::string& method,
-         bool tic_normalize, double hotspot_quantile, std::size_t median_filter, UmapOptions umap,
-         std::optional<double> eps, std::int64_t min_samples, const std::string& dbscan_algorithm,
-         double isotope_tolerance, const std::string& isotope_unit, int max_charge, std::uint64_t seed,
-         int num_threads, const py::object& features, const py::object& progress) {
+      "fit_prepared",
+      [](const PreparedIonImages& prepared, const std::string& method, bool tic_normalize, double hotspot_quantile,
+         std::size_t median_filter, UmapOptions umap, std::optional<double> eps, std::int64_t min_samples,
+         const std::string& dbscan_algorithm, double isotope_tolerance, const std::string& isotope_unit, int max_charge,
+         std::uint64_t seed, int num_threads, const py::object& features, const py::object& progress) {
         IonImageClusteringOptions o;
         o.method = parse_ion_clustering_method(method);
         o.preprocess.tic_normalize = tic_normalize;
@@ -112,19 +221,18 @@ void bind_pipeline(py::module_& m) {
         if (!features.is_none()) o.features = python_features(features);
         o.progress = stage_progress(progress);
         const IonImageClustering pipeline(std::move(o));
-        IonImageStack stack = stack_from_python(images, mask, mz);
         IonImageClusteringResult result;
         {
           py::gil_scoped_release release;
-          result = pipeline.fit(std::move(stack));
+          result = pipeline.fit_prepared(prepared);
         }
         return result_to_python(std::move(result));
       },
-      py::arg("images"), py::arg("mask"), py::arg("mz"), py::arg("method"), py::arg("tic_normalize"),
-      py::arg("hotspot_quantile"), py::arg("median_filter"), py::arg("umap"), py::arg("eps"), py::arg("min_samples"),
-      py::arg("dbscan_algorithm"), py::arg("isotope_tolerance"), py::arg("isotope_unit"), py::arg("max_charge"),
-      py::arg("seed"), py::arg("num_threads"), py::arg("features"), py::arg("progress"),
-      "The ion-image clustering pipeline (see spatialembed.IonImageClustering).");
+      py::arg("prepared"), py::arg("method"), py::arg("tic_normalize"), py::arg("hotspot_quantile"),
+      py::arg("median_filter"), py::arg("umap"), py::arg("eps"), py::arg("min_samples"), py::arg("dbscan_algorithm"),
+      py::arg("isotope_tolerance"), py::arg("isotope_unit"), py::arg("max_charge"), py::arg("seed"),
+      py::arg("num_threads"), py::arg("features"), py::arg("progress"),
+      "The ion-image clustering pipeline on prepared ion images (see spatialembed.IonImageClustering).");
 }
 
 }  // namespace spatialembed::bindings

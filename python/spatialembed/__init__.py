@@ -11,10 +11,10 @@ from .metrics import (adjusted_rand_score, knn_recall, nearest_neighbors, normal
 from .msi import ImzMLReader, ImzMLWriter, IonImageStack, isotope_pairs, pick_peaks
 from .neighbors import k_distance, k_distance_knee
 from .nn import Embedder
-from .pipeline import IonImageClustering, IonImageClusteringResult
+from .pipeline import IonImageClustering, IonImageClusteringResult, PreparedIonImages
 from .simulate import load_truth, simulate_tissue
 
 __all__ = ["DBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader",
            "ImzMLWriter", "IonImageStack", "adjusted_rand_score", "isotope_pairs", "k_distance", "k_distance_knee",
-           "knn_recall", "load_truth", "nearest_neighbors", "normalized_mutual_info_score", "pick_peaks",
+           "knn_recall", "load_truth", "nearest_neighbors", "normalized_mutual_info_score", "pick_peaks", "PreparedIonImages",
            "silhouette_samples", "silhouette_score", "simulate_tissue", "trustworthiness", "__version__"]

@@ -1,5 +1,6 @@
 """Ion-image clustering pipelines (NN-based and UMAP-only) with scikit-learn's interface."""
 import numbers
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, clone
@@ -10,7 +11,7 @@ from ._validation import num_threads
 from .manifold import UMAP
 from .msi import IonImageStack
 
-__all__ = ["IonImageClustering", "IonImageClusteringResult"]
+__all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"]
 
 METHODS = ("nn", "umap_only")
 
@@ -19,6 +20,122 @@ def default_umap():
     """The UMAP the pipelines use unless given one: 3-D (as Zhang et al. 2021) and
     ``min_dist=0`` (tight clusters, as umap-learn's documentation advises for clustering)."""
     return UMAP(n_components=3, min_dist=0.0)
+
+
+_PREPROCESS = ("tic_normalize", "hotspot_quantile", "median_filter")
+
+
+class PreparedIonImages:
+    """Ion images preprocessed once for :class:`IonImageClustering`, held by C++.
+
+    Preprocessing (TIC normalisation, hotspot clipping, median filter, scaling to [0, 1]) runs
+    in place on the stack's own memory, then the images that came out all zero are left out
+    by moving the others to the front of the same buffer. Any number of runs (both methods,
+    other UMAP/DBSCAN settings) read this one copy: ``IonImageClustering(...).fit(prepared)``.
+    Python sees it through read-only NumPy views that keep it alive, never a second copy.
+
+    Build it with :meth:`from_png_dir` (the PNGs are decoded in C++ straight into the buffer:
+    the only copy of the images there is) or from an :class:`IonImageStack` or array (one
+    copy, then the input may be dropped); or with :meth:`IonImageClustering.prepare`.
+
+    Parameters
+    ----------
+    X : IonImageStack or array-like of shape (n_images, height, width)
+        An array is taken as every pixel measured, m/z = 0, 1, 2, ….
+    tic_normalize, hotspot_quantile, median_filter
+        As :class:`IonImageClustering`'s; a run checks that its own are the same.
+    n_jobs : int, optional
+    progress : callable (stage, done, total), optional
+
+    Attributes
+    ----------
+    images : ndarray of shape (n_kept, height, width), float32, read-only
+        The non-empty images, preprocessed, in input order (a view of the C++ buffer).
+    kept : ndarray of shape (n_kept,), int64
+        Input index of each row of ``images``.
+    mz : ndarray of shape (n_images,), float64, read-only
+        m/z of every input image.
+    empty : ndarray of shape (n_images,), bool, read-only
+        Input images that were all zero after preprocessing (left out).
+    mean_intensity : ndarray of shape (n_images,), float64, read-only
+        Each input image's mean over the measured pixels *before* preprocessing.
+    mask : ndarray of shape (height, width), bool, read-only
+    pixel_size, origin : tuple
+    preprocess : dict
+        The preprocessing applied.
+    seconds : float
+        Wall time of the preparation.
+    nbytes : int
+        Bytes of the image buffer.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf in a measured pixel; every image empty; inconsistent shapes.
+    OSError
+        (from_png_dir) the folder cannot be read.
+    """
+
+    def __init__(self, X, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, n_jobs=None,
+                 progress=None):
+        if isinstance(X, _core.PreparedIonImages):
+            self._p = X
+            return
+        stack = X if isinstance(X, IonImageStack) else IonImageStack(np.asarray(X, dtype=np.float32))
+        (px, py), (ox, oy) = stack.pixel_size, stack.origin
+        self._p = _core.PreparedIonImages.from_arrays(
+            stack.images, stack.mask, stack.mz, float(px), float(py), int(ox), int(oy), bool(tic_normalize),
+            float(hotspot_quantile), int(median_filter), num_threads(n_jobs), progress)
+
+    @classmethod
+    def from_png_dir(cls, path, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, n_jobs=None,
+                     progress=None):
+        """Read a folder of ``<m/z>.png`` ion images (as :meth:`IonImageStack.from_png_dir`)
+        and prepare them, in C++ and without a second copy: peak memory ≈ the stack
+        (n_images × height × width × 4 bytes) plus O(n_images + height·width)."""
+        return cls(_core.PreparedIonImages.from_png_dir(os.fspath(path), bool(tic_normalize), float(hotspot_quantile),
+                                                        int(median_filter), num_threads(n_jobs), progress))
+
+    images = property(lambda self: self._p.images)
+    mask = property(lambda self: self._p.mask)
+    mz = property(lambda self: self._p.mz)
+    empty = property(lambda self: self._p.empty)
+    mean_intensity = property(lambda self: self._p.mean_intensity)
+    kept = property(lambda self: self._p.kept)
+    pixel_size = property(lambda self: self._p.pixel_size)
+    origin = property(lambda self: self._p.origin)
+    preprocess = property(lambda self: self._p.preprocess)
+    seconds = property(lambda self: self._p.seconds)
+    nbytes = property(lambda self: self._p.nbytes)
+
+    @property
+    def n_images(self):
+        return len(self._p.mz)
+
+    @property
+    def shape(self):
+        """(n_images, height, width) of the input."""
+        return (self.n_images,) + self._p.mask.shape
+
+    def __len__(self):
+        return self.n_images
+
+    def image(self, k):
+        """Input image ``k`` preprocessed: a read-only (height, width) view, or zeros if it was empty."""
+        k = int(k)
+        if not -self.n_images <= k < self.n_images:
+            raise IndexError(f"image {k} out of range for {self.n_images} ion images")
+        k %= self.n_images
+        kept = self._p.kept
+        i = int(np.searchsorted(kept, k))
+        if i < len(kept) and kept[i] == k:
+            return self._p.images[i]
+        return np.zeros(self._p.mask.shape, np.float32)
+
+    def __repr__(self):
+        n, h, w = self.shape
+        return (f"PreparedIonImages({n} images of {h} x {w} pixels, {len(self.kept)} non-empty, "
+                f"{self.nbytes / 2**30:.2f} GiB)")
 
 
 class IonImageClustering(ClusterMixin, BaseEstimator):
@@ -142,13 +259,49 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         embedder.set_params(hotspot_quantile=1.0)  # the pipeline has clipped the images already
         return lambda images, mask: embedder.transform(IonImageStack(images, mask))
 
+    def prepare(self, X):
+        """Preprocess ``X`` once with this estimator's preprocessing (see
+        :class:`PreparedIonImages`), for :meth:`fit` of any number of estimators with the same
+        ``tic_normalize``, ``hotspot_quantile`` and ``median_filter``.
+
+        Parameters
+        ----------
+        X : IonImageStack, array-like of shape (n_images, height, width), str or os.PathLike
+            A path is read as a folder of PNG ion images, in C++ (no copy in Python).
+
+        Returns
+        -------
+        PreparedIonImages
+        """
+        if isinstance(X, PreparedIonImages):
+            self._check_prepared(X)
+            return X
+        options = dict(tic_normalize=bool(self.tic_normalize), hotspot_quantile=float(self.hotspot_quantile),
+                       median_filter=int(self.median_filter), n_jobs=self.n_jobs)
+        with _StageBars(self.verbose) as bars:
+            progress = bars.update if self.verbose else None
+            if isinstance(X, (str, os.PathLike)):
+                return PreparedIonImages.from_png_dir(X, progress=progress, **options)
+            return PreparedIonImages(X, progress=progress, **options)
+
+    def _check_prepared(self, prepared):
+        used = prepared.preprocess
+        mine = {name: getattr(self, name) for name in _PREPROCESS}
+        if (bool(used["tic_normalize"]) != bool(mine["tic_normalize"])
+                or float(used["hotspot_quantile"]) != float(mine["hotspot_quantile"])
+                or int(used["median_filter"]) != int(mine["median_filter"])):
+            raise ValueError(f"the ion images were prepared with {used}; this estimator preprocesses with {mine}: "
+                             "prepare them with its prepare()")
+
     def fit(self, X, y=None):
         """Cluster the ion images of ``X``.
 
         Parameters
         ----------
-        X : IonImageStack or array-like of shape (n_images, height, width)
-            An array is taken as every pixel measured, m/z = 0, 1, 2, …
+        X : IonImageStack, PreparedIonImages or array-like of shape (n_images, height, width)
+            An array is taken as every pixel measured, m/z = 0, 1, 2, … A
+            :class:`PreparedIonImages` (from :meth:`prepare`) is used as it is, so several
+            estimators share one preprocessed copy; its preprocessing must match this one's.
         y : ignored
 
         Returns
@@ -156,11 +309,12 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         self
         """
         self._check_params()
-        stack = X if isinstance(X, IonImageStack) else IonImageStack(np.asarray(X, dtype=np.float32))
+        umap = self._umap_options()
+        prepared = self.prepare(X)
         with _StageBars(self.verbose) as bars:
-            raw = _core.cluster_ion_images(
-                stack.images, stack.mask, stack.mz, self.method, bool(self.tic_normalize), float(self.hotspot_quantile),
-                int(self.median_filter), self._umap_options(), None if self.eps is None else float(self.eps),
+            raw = _core.fit_prepared(
+                prepared._p, self.method, bool(self.tic_normalize), float(self.hotspot_quantile),
+                int(self.median_filter), umap, None if self.eps is None else float(self.eps),
                 int(self.min_samples), str(self.dbscan_algorithm), float(self.isotope_tolerance), str(self.isotope_unit),
                 int(self.max_charge), int(self.random_state) % 2**64, num_threads(self.n_jobs), self._features(),
                 bars.update if self.verbose else None)

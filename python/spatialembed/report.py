@@ -52,10 +52,13 @@ def write_report(path, stack, results, *, mean_spectrum=None, title=None, datase
     ----------
     path : str or os.PathLike
         The ``.html`` file to write. Its folder must exist.
-    stack : IonImageStack
+    stack : IonImageStack or PreparedIonImages
         The clustered ion images: ``images`` (n_images, height, width) float32, ``mask``
-        (height, width) bool, ``mz`` (n_images,). Each member image is shown scaled to its
-        99th percentile over the measured pixels.
+        (height, width) bool, ``mz`` (n_images,); or the :class:`PreparedIonImages` the runs
+        used (thumbnails are then the preprocessed images, ``image(k)``, and the ion markers
+        without a spectrum sit at its ``mean_intensity``). Each member image is shown scaled to
+        its 99th percentile over the measured pixels. Only the shown images are read: memory
+        stays O(n_images + thumbnails) whatever the stack's size.
     results : dict of str to IonImageClusteringResult, or one IonImageClusteringResult
         Method name ("nn", "umap_only") → result of a run on ``stack`` (one or two methods;
         more are shown one after the other). Each result's ``mz`` must have ``n_images`` entries.
@@ -190,7 +193,7 @@ def _check_results(stack, results):
         results = {results.method: results}
     if not isinstance(results, dict) or not results:
         raise ValueError("results must be a non-empty dict of method name -> IonImageClusteringResult")
-    n_images = stack.images.shape[0]
+    n_images = len(np.asarray(stack.mz))
     for name, result in results.items():
         labels = np.asarray(result.labels)
         if labels.shape != (n_images,) or np.asarray(result.mz).shape != (n_images,):
@@ -320,6 +323,25 @@ def _image_uri(image, mask, scale, max_side=128):
     return _png_data_uri(buffer.getvalue())
 
 
+def _mean_intensity(stack, mask, chunk_bytes=256 << 20):
+    """Each image's mean over the measured pixels: the stack's own ``mean_intensity`` when it
+    has one (PreparedIonImages: before preprocessing), else computed a chunk of images at a time
+    (``images[:, mask]`` at once would copy the whole stack)."""
+    given = getattr(stack, "mean_intensity", None)
+    if given is not None:
+        return np.nan_to_num(np.asarray(given, np.float64))
+    images = stack.images
+    n = images.shape[0]
+    pixels = mask if mask.any() else np.ones(mask.shape, bool)
+    out = np.zeros(n, np.float64)
+    step = max(1, chunk_bytes // max(1, images[0].nbytes)) if n else 1
+    with np.errstate(all="ignore"):
+        for start in range(0, n, step):
+            block = np.asarray(images[start:start + step])[:, pixels]
+            out[start:start + step] = block.mean(axis=1, dtype=np.float64) if block.size else 0.0
+    return np.nan_to_num(out)
+
+
 def _display_scale(image, mask):
     values = image[mask] if mask.any() else image.ravel()
     values = values[np.isfinite(values)]
@@ -370,7 +392,6 @@ class _Report:
     def __init__(self, stack, results, spectrum, title, dataset, comparison, max_clusters, max_members,
                  max_isotope_panels, isotope_tol_ppm, isotope_tol_da):
         self.stack = stack
-        self.images = np.asarray(stack.images)
         self.mask = np.asarray(stack.mask, bool)
         self.mz = np.asarray(stack.mz, np.float64)
         self.methods = [_Method(name, result) for name, result in results.items()]
@@ -393,9 +414,11 @@ class _Report:
                                   (float(isotope_tol_ppm), "ppm") if isotope_tol_ppm is not None else
                                   (float(isotope_tol_da), "Da"))
         self.columns = len(self.methods) if len(self.methods) <= 2 else 1
-        with np.errstate(all="ignore"):
-            measured = self.images[:, self.mask] if self.mask.any() else self.images.reshape(len(self.images), -1)
-            self.mean_intensity = np.nan_to_num(measured.mean(axis=1)) if measured.size else np.zeros(len(self.mz))
+        self.mean_intensity = _mean_intensity(stack, self.mask)
+
+    def image(self, k):
+        """Ion image ``k`` (height, width): a PreparedIonImages gives its preprocessed image."""
+        return np.asarray(self.stack.image(k) if hasattr(self.stack, "image") else self.stack.images[k])
 
     # ---- document ------------------------------------------------------------------------
     def html(self):
@@ -452,7 +475,7 @@ class _Report:
                 f".columns .thumbs img, .columns .thumbs .more {{ height:{h2}px; }}\n")
 
     def dataset_table(self):
-        n, height, width = self.images.shape
+        n, (height, width) = len(self.mz), self.mask.shape
         facts = {str(k): v for k, v in self.dataset.items()}
         lowered = {k.lower() for k in facts}
         auto = {"ion images": n, "image size": f"{width} × {height} pixels",
@@ -784,7 +807,7 @@ class _Report:
         if mean_image is not None:
             thumbs.append(self.thumbnail(np.asarray(mean_image, np.float32), "mean", "mean"))
         for k in picked:
-            thumbs.append(self.thumbnail(self.images[k], f"{self.mz[k]:.4f}",
+            thumbs.append(self.thumbnail(self.image(k), f"{self.mz[k]:.4f}",
                                          title=f"m/z {self.mz[k]:.4f} ({method.cluster_name(k)})"))
         if members.size > len(picked):
             thumbs.append(f'<div class="more">+{members.size - len(picked)} more</div>')

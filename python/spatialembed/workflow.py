@@ -2,7 +2,8 @@
 pipelines, their comparison and a report out (what ``spatialembed cluster-ions`` runs).
 
 Each step is a public function so that notebooks can run, inspect or replace any of them:
-:func:`load_ion_images` → :class:`IonImageClustering` per method → :func:`compare_clusterings`
+:func:`load_ion_images` → :meth:`IonImageClustering.prepare` (:func:`prepare_ion_images`, once) →
+:class:`IonImageClustering` per method on the prepared images → :func:`compare_clusterings`
 → :func:`write_outputs`.
 """
 import csv
@@ -18,7 +19,7 @@ import numpy as np
 from . import __version__
 from .msi import ImzMLReader, IonImageStack, pick_peaks
 
-__all__ = ["load_ion_images", "read_mz_list", "read_reference_grouping", "compare_clusterings", "cluster_ions",
+__all__ = ["load_ion_images", "prepare_ion_images", "read_mz_list", "read_reference_grouping", "compare_clusterings", "cluster_ions",
            "write_outputs", "peak_half_width_ppm"]
 
 
@@ -297,6 +298,8 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
     - ``features.npy``: (n_images, 2048) float32 CNN features (method nn);
     - ``params.json``: input facts, every parameter, chosen eps, timings, evaluation, comparison;
     - ``report.html`` (when ``report``): the self-contained report.
+
+    ``stack`` (IonImageStack or PreparedIonImages) is only used by the report.
     """
     folder = Path(folder)
     names = list(results)
@@ -328,6 +331,43 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
         shown = {k: v for k, v in (facts or {}).items() if k not in ("pixels", "ion_images", "height", "width")}
         write_report(folder / "report.html", stack, results, mean_spectrum=mean_spectrum, title=title,
                      dataset=shown, comparison=comparison)  # the report adds size and counts itself
+
+
+def prepare_ion_images(input, clustering_options=None, *, load_options=None, log=None):
+    """:func:`load_ion_images`, then :meth:`IonImageClustering.prepare` with the
+    preprocessing of ``clustering_options``, holding one copy of the images at a time.
+
+    A PNG folder (without an m/z list) is decoded and preprocessed in C++ straight into the
+    prepared buffer: peak memory ≈ n_images × height × width × 4 bytes, the stack itself. Other
+    input is loaded as an :class:`IonImageStack`, copied once into the prepared buffer and
+    dropped (peak ≈ twice the stack for that moment).
+
+    Returns
+    -------
+    prepared : PreparedIonImages
+    mean_spectrum : tuple (mz, intensities) or None
+    facts : dict
+    """
+    from .pipeline import IonImageClustering
+    log = log or (lambda line: None)
+    load_options = dict(load_options or {})
+    options = {k: v for k, v in (clustering_options or {}).items()
+               if k in ("tic_normalize", "hotspot_quantile", "median_filter", "n_jobs")}
+    model = IonImageClustering(**options)
+    path = Path(input)
+    if path.is_dir() and load_options.get("mz_list") is None:
+        start = time.perf_counter()
+        prepared = model.prepare(path)
+        n, height, width = prepared.shape
+        log(f"ion images: {n} PNGs of {height} x {width} pixels, {len(prepared.kept)} non-empty after preprocessing "
+            f"({prepared.nbytes / 2**30:.2f} GiB, {time.perf_counter() - start:.1f} s)")
+        facts = {"input": str(path), "format": "PNG folder", "pixels": int(prepared.mask.sum()), "ion_images": n,
+                 "height": height, "width": width}
+        return prepared, None, facts
+    stack, spectrum, facts = load_ion_images(input, log=log, **load_options)
+    prepared = model.prepare(stack)
+    del stack
+    return prepared, spectrum, facts
 
 
 def default_isotope_tolerance(facts):
@@ -381,28 +421,28 @@ def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, re
         raise FileExistsError(f"{out}: the output folder exists; choose another or pass --overwrite")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; not replacing it")
-    stack, spectrum, facts = load_ion_images(input, log=log, **(load_options or {}))
     clustering_options = dict(clustering_options or {})
+    prepared, spectrum, facts = prepare_ion_images(input, clustering_options, load_options=load_options, log=log)
     if clustering_options.get("isotope_tolerance") is None:
         clustering_options.update(default_isotope_tolerance(facts))
     results = {}
-    for method in methods:
+    for method in methods:  # every method reads the one prepared copy of the images
         start = time.perf_counter()
-        model = IonImageClustering(method, **clustering_options).fit(stack)
+        model = IonImageClustering(method, **clustering_options).fit(prepared)
         results[method] = model.result_
         e = model.result_.evaluation
         log(f"{method}: {e['n_clusters']} clusters, noise {e['noise_fraction']:.0%}, eps {model.result_.params['eps']:.3g}"
             f"{' (auto)' if model.result_.params['eps_auto'] else ''} ({time.perf_counter() - start:.1f} s)")
     ref = None
     if reference is not None:
-        ref = read_reference_grouping(reference, stack.mz, tolerance=facts.get("tolerance", 10.0),
+        ref = read_reference_grouping(reference, prepared.mz, tolerance=facts.get("tolerance", 10.0),
                                       tolerance_unit=facts.get("tolerance_unit", "ppm"))
         facts["reference"] = f"{ref[1]}: {reference} ({int((ref[0] >= 0).sum())} ion images matched)"
     comparison = compare_clusterings(results, ref)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        write_outputs(staging, stack, results, mean_spectrum=spectrum, facts=facts, comparison=comparison,
+        write_outputs(staging, prepared, results, mean_spectrum=spectrum, facts=facts, comparison=comparison,
                       report=report)
         if out.exists():
             shutil.rmtree(out)

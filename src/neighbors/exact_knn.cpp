@@ -42,31 +42,72 @@ class Candidates {
   std::vector<std::pair<float, std::int32_t>> items_;
 };
 
-// Rows minus the data's column means, so that ‖x‖² + ‖y‖² − 2x·y cancels less.
-RowMatrix centred(ConstMatrixF rows, const Eigen::RowVectorXf& mean) {
-  RowMatrix out = Eigen::Map<const RowMatrix>(rows.data, static_cast<Eigen::Index>(rows.rows),
-                                              static_cast<Eigen::Index>(rows.cols));
-  out.rowwise() -= mean;
-  return out;
-}
+// Bytes of the centred copy of one block of data rows: the only O(d) buffer the search
+// allocates beyond the candidates, so a 16 GB matrix is searched in place.
+constexpr std::size_t kDataBlockBytes = std::size_t{256} << 20;
 
-// Approximate search distances for a block of queries against all data, fed to `push`.
+// Approximate search distances of every query against all data by float32 GEMM, fed to
+// `push(q, j, d)`. The data are centred on their column means μ (‖x̃‖² + ‖ỹ‖² − 2x̃·ỹ
+// cancels less than on raw values) one block of data rows at a time; the queries are not
+// copied: x̃·ỹ = x·ỹ − μ·ỹ. Each query sees the data in index order whatever num_threads is.
 template <class Push>
-void gemm_block(const RowMatrix& data, const Eigen::VectorXf& data_norms, const RowMatrix& queries,
-                std::size_t q_begin, std::size_t q_end, Push&& push) {
-  const auto qb = static_cast<Eigen::Index>(q_begin), qn = static_cast<Eigen::Index>(q_end - q_begin);
-  const Eigen::VectorXf q_norms = queries.middleRows(qb, qn).rowwise().squaredNorm();
-  RowMatrix products;
-  for (std::size_t j0 = 0; j0 < static_cast<std::size_t>(data.rows()); j0 += kDataBlock) {
-    const auto jb = static_cast<Eigen::Index>(j0);
-    const auto jn = std::min<Eigen::Index>(static_cast<Eigen::Index>(kDataBlock), data.rows() - jb);
-    products.noalias() = queries.middleRows(qb, qn) * data.middleRows(jb, jn).transpose();
-    for (Eigen::Index a = 0; a < qn; ++a) {
-      for (Eigen::Index b = 0; b < jn; ++b) {
-        push(static_cast<std::size_t>(a), static_cast<std::int32_t>(jb + b),
-             q_norms[a] + data_norms[jb + b] - 2.0f * products(a, b));
-      }
+void gemm_search(ConstMatrixF data, ConstMatrixF queries, int num_threads, Push&& push) {
+  const std::size_t n = data.rows, nq = queries.rows, d = data.cols;
+  const auto D = static_cast<Eigen::Index>(d);
+  // Column means in double, one stripe of columns per task.
+  constexpr std::size_t kColumns = 4096;
+  std::vector<double> sums(d, 0.0);
+  parallel_for((d + kColumns - 1) / kColumns, num_threads, [&](std::size_t b) {
+    const std::size_t c0 = b * kColumns, c1 = std::min(d, c0 + kColumns);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* row = data.row(i);
+      for (std::size_t c = c0; c < c1; ++c) sums[c] += row[c];
     }
+  }, 1);
+  Eigen::RowVectorXf mean(D);
+  for (std::size_t c = 0; c < d; ++c) mean[static_cast<Eigen::Index>(c)] = static_cast<float>(sums[c] / static_cast<double>(n));
+  std::vector<double>().swap(sums);
+
+  auto centred_norm = [&](const float* row) {
+    double s = 0.0;
+    for (std::size_t c = 0; c < d; ++c) {
+      const double diff = static_cast<double>(row[c]) - mean[static_cast<Eigen::Index>(c)];
+      s += diff * diff;
+    }
+    return static_cast<float>(s);
+  };
+  std::vector<float> q_norms(nq);
+  parallel_for(nq, num_threads, [&](std::size_t q) { q_norms[q] = centred_norm(queries.row(q)); }, 16);
+
+  const std::size_t rows_per_block =
+      std::clamp<std::size_t>(kDataBlockBytes / (std::max<std::size_t>(d, 1) * sizeof(float)), 16, kDataBlock);
+  RowMatrix block;
+  Eigen::VectorXf block_norms, block_mu;  // ‖ỹ‖², μ·ỹ
+  const std::size_t query_blocks = (nq + kQueryBlock - 1) / kQueryBlock;
+  for (std::size_t j0 = 0; j0 < n; j0 += rows_per_block) {
+    const std::size_t jn = std::min(rows_per_block, n - j0);
+    block.resize(static_cast<Eigen::Index>(jn), D);
+    block_norms.resize(static_cast<Eigen::Index>(jn));
+    block_mu.resize(static_cast<Eigen::Index>(jn));
+    parallel_for(jn, num_threads, [&](std::size_t r) {
+      const auto R = static_cast<Eigen::Index>(r);
+      block.row(R) = Eigen::Map<const Eigen::RowVectorXf>(data.row(j0 + r), D) - mean;
+      block_norms[R] = centred_norm(data.row(j0 + r));
+      block_mu[R] = mean.dot(block.row(R));
+    }, 4);
+    parallel_for(query_blocks, num_threads, [&](std::size_t qb) {
+      const std::size_t q0 = qb * kQueryBlock, q1 = std::min(nq, q0 + kQueryBlock);
+      const auto qn = static_cast<Eigen::Index>(q1 - q0);
+      const Eigen::Map<const RowMatrix> rows(queries.row(q0), qn, D);
+      const RowMatrix products = rows * block.transpose();
+      for (Eigen::Index a = 0; a < qn; ++a) {
+        const float qa = q_norms[q0 + static_cast<std::size_t>(a)];
+        for (Eigen::Index b = 0; b < products.cols(); ++b) {
+          push(q0 + static_cast<std::size_t>(a), static_cast<std::int32_t>(j0 + static_cast<std::size_t>(b)),
+               qa + block_norms[b] - 2.0f * (products(a, b) - block_mu[b]));
+        }
+      }
+    }, 1);
   }
 }
 
@@ -86,38 +127,33 @@ KnnGraph search(const SearchSpace& data, const SearchSpace& queries, std::size_t
   const bool gemm = data.is_squared_euclidean();
   const std::size_t margin = gemm ? std::max<std::size_t>(8, k / 2) : 0;
   const std::size_t m = std::min(n, k + margin);
-  RowMatrix data_c, queries_c;
-  Eigen::VectorXf data_norms;
+  // GEMM: candidates of every query, filled block of data rows by block; direct: per query block.
+  std::vector<Candidates> all;
   if (gemm) {
-    const Eigen::RowVectorXf mean = Eigen::Map<const RowMatrix>(data.points().data, static_cast<Eigen::Index>(n),
-                                                                static_cast<Eigen::Index>(data.dim()))
-                                        .colwise()
-                                        .mean();
-    data_c = centred(data.points(), mean);
-    queries_c = centred(queries.points(), mean);
-    data_norms = data_c.rowwise().squaredNorm();
+    all.assign(nq, Candidates(m));
+    gemm_search(data.points(), queries.points(), num_threads,
+                [&](std::size_t q, std::int32_t j, float d) { all[q].push(d, j); });
   }
 
   const std::size_t blocks = (nq + kQueryBlock - 1) / kQueryBlock;
   parallel_for(blocks, num_threads, [&](std::size_t block) {
     const std::size_t q0 = block * kQueryBlock, q1 = std::min(nq, q0 + kQueryBlock);
-    std::vector<Candidates> candidates(q1 - q0, Candidates(m));
-    if (gemm) {
-      gemm_block(data_c, data_norms, queries_c, q0, q1,
-                 [&](std::size_t a, std::int32_t j, float d) { candidates[a].push(d, j); });
-    } else {
+    std::vector<Candidates> local;
+    if (!gemm) {
+      local.assign(q1 - q0, Candidates(m));
       for (std::size_t j = 0; j < n; ++j) {
         for (std::size_t q = q0; q < q1; ++q) {
-          candidates[q - q0].push(static_cast<float>(data.search_distance(queries.point(q), data.point(j))),
-                                  static_cast<std::int32_t>(j));
+          local[q - q0].push(static_cast<float>(data.search_distance(queries.point(q), data.point(j))),
+                             static_cast<std::int32_t>(j));
         }
       }
     }
+    auto candidates = [&](std::size_t q) -> const Candidates& { return gemm ? all[q] : local[q - q0]; };
     // Exact re-ranking: (distance, not-self, index).
     std::vector<std::tuple<double, bool, std::int32_t>> ranked;
     for (std::size_t q = q0; q < q1; ++q) {
       ranked.clear();
-      for (const auto& [approx, j] : candidates[q - q0].items()) {
+      for (const auto& [approx, j] : candidates(q).items()) {
         const double d = data.search_distance(queries.point(q), data.point(static_cast<std::size_t>(j)));
         ranked.emplace_back(d, !(self_query && static_cast<std::size_t>(j) == q), j);
       }

@@ -206,22 +206,30 @@ InputNormalization Embedder::normalization() const { return impl_->normalization
 
 std::vector<float> Embedder::transform(const IonImageStack& stack) const {
   stack.validate();
-  const std::size_t H = stack.height, W = stack.width, P = stack.n_pixels();
+  return transform(stack.images.data(), stack.n_images(), stack.height, stack.width, stack.mask.data(),
+                   stack.mz.data());
+}
+
+std::vector<float> Embedder::transform(const float* images, std::size_t n, std::size_t H, std::size_t W,
+                                       const std::uint8_t* mask, const double* mz) const {
+  const std::size_t P = H * W;
   SPATIALEMBED_CHECK(H > 0 && W > 0, InvalidArgument, "Embedder.transform: images must be at least 1 x 1, got {} x {}", H, W);
+  SPATIALEMBED_CHECK(n == 0 || (images && mask), InvalidArgument, "Embedder.transform: images or mask is null");
   const auto& pre = impl_->options.preprocess;
-  for (std::size_t k = 0; k < stack.n_images(); ++k) {
-    const float* img = stack.image(k);
+  for (std::size_t k = 0; k < n; ++k) {
+    const float* img = images + k * P;
     for (std::size_t p = 0; p < P; ++p)
-      SPATIALEMBED_CHECK(!stack.mask[p] || std::isfinite(img[p]), InvalidArgument,
-                         "Embedder.transform: image {} (m/z {}) has {} at pixel (row {}, column {})", k, stack.mz[k],
-                         img[p], p / W, p % W);
+      SPATIALEMBED_CHECK(!mask[p] || std::isfinite(img[p]), InvalidArgument,
+                         "Embedder.transform: image {}{} has {} at pixel (row {}, column {})", k,
+                         mz ? fmt::format(" (m/z {})", mz[k]) : std::string(), img[p], p / W, p % W);
   }
-  return impl_->embed(stack.n_images(), [&](std::size_t k, float* dst) {
+  const std::vector<std::uint8_t> mask_copy(mask, mask + P);
+  return impl_->embed(n, [&](std::size_t k, float* dst) {
     IonImageStack one;  // preprocessing works on stacks; one image at a time keeps memory flat
     one.height = H, one.width = W;
-    one.mask = stack.mask;
-    one.mz = {stack.mz[k]};
-    one.images.assign(stack.image(k), stack.image(k) + P);
+    one.mask = mask_copy;
+    one.mz = {mz ? mz[k] : static_cast<double>(k)};
+    one.images.assign(images + k * P, images + (k + 1) * P);
     for (std::size_t p = 0; p < P; ++p)
       if (!one.mask[p]) one.images[p] = 0.0f;
     PreprocessOptions o = pre;

@@ -3,10 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <set>
 #include <utility>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/parallel.hpp"
@@ -83,8 +89,36 @@ void keep_images(IonImageStack& stack, const std::vector<std::size_t>& kept) {
     stack.mz[i] = stack.mz[kept[i]];
   }
   stack.mz.resize(kept.size());
+  // No shrink_to_fit: it would allocate and copy the kept images (a second stack at peak).
+  // The pages past the kept images go back to the system instead (Linux), so a run holds
+  // only the kept images while it works.
   stack.images.resize(kept.size() * P);
-  stack.images.shrink_to_fit();
+#ifdef __linux__
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(stack.images.data() + stack.images.size());
+  const auto end = reinterpret_cast<std::uintptr_t>(stack.images.data() + stack.images.capacity());
+  const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // best effort
+#endif
+}
+
+// Each image's mean over the measured pixels (before preprocessing).
+std::vector<double> measured_means(const IonImageStack& stack, int num_threads) {
+  const std::size_t P = stack.n_pixels(), M = stack.n_measured();
+  std::vector<double> means(stack.n_images(), 0.0);
+  parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
+    const float* image = stack.image(k);
+    double sum = 0.0;
+    for (std::size_t p = 0; p < P; ++p)
+      if (stack.mask[p]) sum += image[p];
+    means[k] = M ? sum / static_cast<double>(M) : 0.0;
+  }, 4);
+  return means;
+}
+
+bool same_preprocessing(const PreprocessOptions& a, const PreprocessOptions& b) {
+  return a.tic_normalize == b.tic_normalize && a.hotspot_quantile == b.hotspot_quantile &&
+         a.median_filter == b.median_filter && a.scale == b.scale;
 }
 
 // The measured pixels of each image as one row (n × n_measured), for metrics that unmeasured
@@ -188,49 +222,74 @@ IonImageClustering::IonImageClustering(IonImageClusteringOptions options) : opti
   options_.validate();
 }
 
-IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
+PreparedIonImages IonImageClustering::prepare(IonImageStack stack) const {
   const auto& o = options_;
   const auto start = Clock::now();
   stack.validate();
   SPATIALEMBED_CHECK(stack.n_images() > 0, InvalidArgument, "the ion-image stack holds no image");
   SPATIALEMBED_CHECK(stack.n_measured() > 0, InvalidArgument, "the ion-image stack has no measured pixel (mask all 0)");
-  IonImageClusteringResult result;
-  result.method = o.method;
-  result.mz = stack.mz;
-  result.height = stack.height;
-  result.width = stack.width;
-  result.mask = stack.mask;
-
-  // Preprocess, then leave out the images that hold nothing.
-  auto t = Clock::now();
   report_stage(o.progress, "preprocess", 0, 1);
   check_finite_measured(stack, o.num_threads);
+  PreparedIonImages prepared;
+  prepared.mz = stack.mz;
+  prepared.mean_intensity = measured_means(stack, o.num_threads);
+  prepared.preprocess = o.preprocess;
   PreprocessOptions preprocess_options = o.preprocess;
   preprocess_options.num_threads = o.num_threads;
   preprocess(stack, preprocess_options);
-  result.empty = empty_images(stack);
-  std::vector<std::size_t> kept;
+  prepared.empty = empty_images(stack);
   for (std::size_t k = 0; k < stack.n_images(); ++k)
-    if (!result.empty[k]) kept.push_back(k);
-  SPATIALEMBED_CHECK(!kept.empty(), InvalidArgument,
+    if (!prepared.empty[k]) prepared.kept.push_back(k);
+  SPATIALEMBED_CHECK(!prepared.kept.empty(), InvalidArgument,
                      "all {} ion images are empty (all zero or constant over the measured pixels): nothing to cluster",
                      stack.n_images());
-  SPATIALEMBED_CHECK(o.umap.n_neighbors < kept.size(), InvalidArgument,
+  keep_images(stack, prepared.kept);
+  prepared.stack = std::move(stack);
+  prepared.seconds = seconds_since(start);
+  report_stage(o.progress, "preprocess", 1, 1);
+  return prepared;
+}
+
+IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
+  return fit_prepared(prepare(std::move(stack)));
+}
+
+IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImages& prepared) const {
+  const auto& o = options_;
+  const auto start = Clock::now();
+  const IonImageStack& stack = prepared.stack;
+  stack.validate();
+  const std::size_t n = prepared.n_kept(), N = prepared.n_images();
+  SPATIALEMBED_CHECK(n > 0 && stack.n_images() == n && prepared.empty.size() == N && prepared.kept.back() < N,
+                     InvalidArgument, "the prepared ion images are inconsistent: {} kept of {} ({} in the stack)", n, N,
+                     stack.n_images());
+  SPATIALEMBED_CHECK(same_preprocessing(prepared.preprocess, o.preprocess), InvalidArgument,
+                     "the ion images were prepared with tic_normalize = {}, hotspot_quantile = {}, median_filter = {}, "
+                     "scale = {}; this pipeline preprocesses with {}, {}, {}, {}: prepare them with its options",
+                     prepared.preprocess.tic_normalize, prepared.preprocess.hotspot_quantile,
+                     prepared.preprocess.median_filter, prepared.preprocess.scale, o.preprocess.tic_normalize,
+                     o.preprocess.hotspot_quantile, o.preprocess.median_filter, o.preprocess.scale);
+  SPATIALEMBED_CHECK(o.umap.n_neighbors < n, InvalidArgument,
                      "{} non-empty ion images ({} of {} are empty) are too few for UMAP with n_neighbors = {}: "
                      "give more ion images or n_neighbors < {}",
-                     kept.size(), stack.n_images() - kept.size(), stack.n_images(), o.umap.n_neighbors, kept.size());
-  keep_images(stack, kept);
-  const std::size_t n = kept.size();
-  result.timings["preprocess"] = seconds_since(t);
-  report_stage(o.progress, "preprocess", 1, 1);
+                     n, N - n, N, o.umap.n_neighbors, n);
+  IonImageClusteringResult result;
+  result.method = o.method;
+  result.mz = prepared.mz;
+  result.empty = prepared.empty;
+  result.height = stack.height;
+  result.width = stack.width;
+  result.mask = stack.mask;
+  result.timings["preprocess"] = prepared.seconds;
+  const auto& kept = prepared.kept;
 
   // The rows UMAP sees: CNN features (nn) or the ion images themselves (umap_only). Unmeasured
   // pixels are 0 in every image, so they change no euclidean, cosine or manhattan distance and
   // the stack's memory serves as the matrix without a copy.
+  auto t = Clock::now();
   std::vector<float> rows;
   ConstMatrixF X;
   if (o.method == IonClusteringMethod::nn) {
-    t = Clock::now();
     report_stage(o.progress, "embed", 0, n);
     std::size_t dim = 0;
     rows = checked_features(o, stack, dim);
@@ -249,6 +308,9 @@ IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
   umap_options.seed = o.seed;
   umap_options.num_threads = o.num_threads;
   umap_options.progress = stage_progress(o.progress, "umap");
+  if (o.method == IonClusteringMethod::umap_only && umap_options.knn_method == KnnMethod::automatic &&
+      n <= kUmapOnlyExactKnnMax)
+    umap_options.knn_method = KnnMethod::exact;
   const UmapEmbedding umap = umap_fit(X, umap_options);
   result.n_components = umap.n_components;
   result.n_neighbors = umap_options.n_neighbors;
@@ -273,7 +335,7 @@ IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
 
   // Back to the input's indexing.
   t = Clock::now();
-  const std::size_t N = result.mz.size(), C = umap.n_components;
+  const std::size_t C = umap.n_components;
   result.labels.assign(N, -1);
   result.embedding.assign(N * C, std::numeric_limits<float>::quiet_NaN());
   for (std::size_t i = 0; i < n; ++i) {
@@ -290,7 +352,7 @@ IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
   result.evaluation = evaluate(result, n, o.isotopes);
   result.evaluation.silhouette = clustered_silhouette(umap, clusters.labels, o.num_threads);
   result.timings["evaluate"] = seconds_since(t);
-  result.timings["total"] = seconds_since(start);
+  result.timings["total"] = prepared.seconds + seconds_since(start);
   return result;
 }
 

@@ -146,3 +146,106 @@ def test_bad_input():
         se.IonImageClustering("umap_only", umap="umap").fit(stack)
     with pytest.raises(ValueError, match="min_samples"):
         se.IonImageClustering("umap_only", min_samples=0).fit(stack)
+
+
+def assert_same_result(a, b):
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.embedding, b.embedding)
+    np.testing.assert_array_equal(a.empty, b.empty)
+    np.testing.assert_array_equal(a.cluster_mean_images, b.cluster_mean_images)
+    assert [list(m) for m in a.members] == [list(m) for m in b.members]
+    assert a.params == b.params
+
+
+def test_prepared_from_arrays_gives_the_results_of_fit_for_both_methods(monkeypatch):
+    stack = three_patterns(7, n_empty=2)
+    umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
+    prepared = se.IonImageClustering(hotspot_quantile=0.98).prepare(stack)
+    assert isinstance(prepared, se.PreparedIonImages)
+    assert prepared.shape == stack.shape and len(prepared) == len(stack)
+    np.testing.assert_array_equal(prepared.kept, np.arange(PATTERNS * PER_PATTERN))
+    np.testing.assert_array_equal(prepared.empty, np.arange(len(stack)) >= PATTERNS * PER_PATTERN)
+    clean = stack.preprocess(hotspot_quantile=0.98)
+    np.testing.assert_array_equal(prepared.images, clean.images[prepared.kept])
+    np.testing.assert_allclose(prepared.mean_intensity, stack.images.mean(axis=(1, 2)), rtol=1e-6)
+    assert prepared.preprocess == {"tic_normalize": False, "hotspot_quantile": 0.98, "median_filter": 0}
+    seen = []
+
+    def stats(images, mask):  # cheap stand-in for the CNN features
+        seen.append((images.flags.writeable, images.flags.owndata, images.shape))
+        h, w = images.shape[1:]
+        return np.stack([images.mean((1, 2)), images.std((1, 2)), images[:, :h // 2].mean((1, 2)),
+                         images[:, :, :w // 2].mean((1, 2))], axis=1).astype(np.float32)
+
+    monkeypatch.setattr(se.IonImageClustering, "_features", lambda self: stats if self.method == "nn" else None)
+    for method in ("umap_only", "nn"):
+        model = se.IonImageClustering(method, umap=umap, hotspot_quantile=0.98, random_state=2)
+        assert_same_result(clone(model).fit(prepared).result_, clone(model).fit(stack).result_)
+    # the features function saw a read-only view of the prepared images, not a copy
+    assert seen[0] == (False, False, (PATTERNS * PER_PATTERN, SIDE, SIDE))
+    # the prepared images are only read: a second run on them gives the same again
+    again = se.IonImageClustering("umap_only", umap=umap, hotspot_quantile=0.98, random_state=2).fit(prepared)
+    np.testing.assert_array_equal(prepared.images, clean.images[prepared.kept])
+    assert_same_result(again.result_, se.IonImageClustering("umap_only", umap=umap, hotspot_quantile=0.98,
+                                                            random_state=2).fit(stack).result_)
+    with pytest.raises(ValueError, match="prepared with"):
+        se.IonImageClustering("umap_only", umap=umap).fit(prepared)  # hotspot_quantile 0.99 != 0.98
+
+
+def test_prepared_from_a_png_folder_equals_fit_on_the_loaded_stack(tmp_path):
+    stack = three_patterns(8)
+    folder = tmp_path / "png"
+    stack.to_png_dir(folder, bit_depth=16)
+    loaded = se.IonImageStack.from_png_dir(folder)
+    prepared = se.PreparedIonImages.from_png_dir(folder)
+    same = se.IonImageClustering().prepare(str(folder))  # a path works too
+    np.testing.assert_array_equal(prepared.images, same.images)
+    np.testing.assert_array_equal(prepared.mz, loaded.mz)
+    np.testing.assert_array_equal(prepared.mask, loaded.mask)
+    np.testing.assert_array_equal(prepared.images, loaded.preprocess().images[prepared.kept])
+    umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
+    model = se.IonImageClustering("umap_only", umap=umap, random_state=4)
+    assert_same_result(clone(model).fit(prepared).result_, clone(model).fit(loaded).result_)
+    with pytest.raises(OSError):
+        se.PreparedIonImages.from_png_dir(tmp_path / "missing")
+
+
+def test_prepared_views_are_read_only_and_outlive_the_object():
+    stack = three_patterns(9, n_empty=1)
+    prepared = se.PreparedIonImages(stack)
+    images, mask, mz, empty = prepared.images, prepared.mask, prepared.mz, prepared.empty
+    for view in (images, mask, mz, empty, prepared.mean_intensity):
+        assert not view.flags.writeable
+        with pytest.raises(ValueError):
+            view.flat[0] = 1
+        with pytest.raises(ValueError):
+            view.setflags(write=True)
+    assert not images.flags.owndata and images.base is not None  # a view, not a copy
+    expected = stack.preprocess().images
+    first = prepared.image(0)
+    assert np.shares_memory(first, images)
+    np.testing.assert_array_equal(prepared.image(len(stack) - 1), 0)  # the empty image
+    with pytest.raises(IndexError):
+        prepared.image(len(stack))
+    del prepared
+    import gc
+    gc.collect()
+    big = [np.ones(images.size, np.float32) for _ in range(4)]  # reuse of freed memory would show
+    np.testing.assert_array_equal(images, expected[:-1])
+    np.testing.assert_array_equal(first, expected[0])
+    np.testing.assert_array_equal(mz, stack.mz)
+    assert mask.all() and empty[-1] and not empty[:-1].any()
+    del big
+
+
+def test_umap_only_searches_exactly_up_to_20000_images():
+    rng = np.random.default_rng(3)
+    images = rng.random((4200, 3, 3)).astype(np.float32)  # above UMAP's own 4096 switch
+    umap = se.UMAP(n_components=3, n_neighbors=5, min_dist=0.0, n_epochs=5)
+    auto = se.IonImageClustering("umap_only", umap=umap, random_state=1).fit(images)
+    exact = se.IonImageClustering("umap_only", umap=clone(umap).set_params(knn_method="exact"),
+                                  random_state=1).fit(images)
+    np.testing.assert_array_equal(auto.embedding_, exact.embedding_)
+    descent = se.IonImageClustering("umap_only", umap=clone(umap).set_params(knn_method="nn_descent"),
+                                    random_state=1).fit(images)
+    assert not np.array_equal(descent.embedding_, exact.embedding_)

@@ -81,6 +81,12 @@ class Embedder {
   /// asks to stop.
   std::vector<float> transform(const IonImageStack& stack) const;
 
+  /// The same over images that someone else owns (`n × height × width` float32, row-major,
+  /// mask `height × width`, 1 = measured), read in place: only one image per worker is
+  /// copied, whatever n is. Errors name the image by its index (and `mz[k]` when given).
+  std::vector<float> transform(const float* images, std::size_t n, std::size_t height, std::size_t width,
+                               const std::uint8_t* mask, const double* mz = nullptr) const;
+
   /// RGB tiles `n × height × width × 3` uint8 (row-major, HWC) → n × D float32, row-major:
   /// bilinear resize of each tile to the input size, then the backbone's normalisation.
   /// Throws InvalidArgument for a size-0 tile.

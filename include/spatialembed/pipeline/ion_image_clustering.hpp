@@ -114,6 +114,29 @@ struct IonImageClusteringResult {
   std::size_t n_clusters() const { return members.size(); }
 };
 
+/// Ion images made ready for `IonImageClustering::fit_prepared`: preprocessed (in place of
+/// the input's memory) with the images that came out all zero left out. One prepared stack
+/// serves any number of runs (both methods, other UMAP or DBSCAN settings) without another
+/// copy of the images; `fit_prepared` only reads it.
+struct PreparedIonImages {
+  /// The non-empty images, preprocessed, in input order: n_kept × height × width float32,
+  /// row-major, with the input's mask and pixel geometry; `stack.mz` = their m/z.
+  IonImageStack stack;
+  std::vector<std::size_t> kept;       ///< n_kept: input index of each image in `stack`, ascending
+  std::vector<double> mz;              ///< n_images m/z of every input image
+  std::vector<std::uint8_t> empty;     ///< n_images flags: 1 = all zero after preprocessing (left out)
+  /// n_images: each input image's mean intensity over the measured pixels before
+  /// preprocessing (reports draw ions at it when there is no mean spectrum).
+  std::vector<double> mean_intensity;
+  PreprocessOptions preprocess{};      ///< the preprocessing applied (num_threads aside)
+  double seconds = 0;                  ///< wall time of the preparation (check, preprocess, compaction)
+
+  std::size_t n_images() const { return mz.size(); }
+  std::size_t n_kept() const { return kept.size(); }
+  std::size_t height() const { return stack.height; }
+  std::size_t width() const { return stack.width; }
+};
+
 /// The ion-image clustering pipelines. Thread-compatible: one `fit` at a time per object.
 class IonImageClustering {
  public:
@@ -129,6 +152,28 @@ class IonImageClustering {
   /// FormatError/InvalidArgument when the features function returns the wrong size or
   /// non-finite values; Cancelled when progress asks to stop.
   IonImageClusteringResult fit(IonImageStack stack) const;
+
+  /// The first half of `fit`: checks the stack (finite measured pixels), preprocesses it in
+  /// place with `options().preprocess`, records the empty images and compacts the others to
+  /// the front of the same buffer (no second copy of the images: peak memory is the stack plus
+  /// O(n_images + height·width)). Reports stage "preprocess". Throws InvalidArgument for an
+  /// invalid stack, NaN/inf in a measured pixel or no non-empty image; Cancelled.
+  PreparedIonImages prepare(IonImageStack stack) const;
+
+  /// The second half of `fit`, on images `prepare` made (by this or another pipeline with the
+  /// same preprocessing options): features (nn) or the images' own memory as the n_kept ×
+  /// (height·width) matrix (umap_only, euclidean/cosine/manhattan; correlation copies the
+  /// measured pixels) → UMAP → DBSCAN → summaries. `timings["preprocess"]` is the prepared
+  /// stack's `seconds`. Throws InvalidArgument when the prepared stack was preprocessed with
+  /// other options, or holds fewer non-empty images than n_neighbors needs; else as `fit`.
+  IonImageClusteringResult fit_prepared(const PreparedIonImages& prepared) const;
+
+  /// n at or below which method umap_only searches neighbours exactly (blocked GEMM) when
+  /// `umap.knn_method` is automatic: over raw ion images (d = pixels, often 10⁵–10⁶) the exact
+  /// search costs ~n²·d flops in cache-friendly GEMM, while NN-descent's ~n·k²·iterations
+  /// scattered distance evaluations each read two full images from memory, so exact wins far
+  /// beyond UMAP's own 4,096 switch. The nn method keeps UMAP's rule (2048-d features).
+  static constexpr std::size_t kUmapOnlyExactKnnMax = 20000;
 
  private:
   IonImageClusteringOptions options_;

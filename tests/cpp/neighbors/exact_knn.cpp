@@ -63,3 +63,28 @@ TEST_CASE("KnnGraph::validate names the inconsistency", "[neighbors][knn_graph]"
   g.distances = {1.0f, 0.5f, 0.0f, 1.0f};
   CHECK_THROWS_WITH(g.validate(2), Catch::Contains("row 0 is not sorted"));
 }
+
+TEST_CASE("exact_knn over several data blocks, wide rows and an offset far from 0", "[neighbors][exact_knn]") {
+  // n above one block of 2048 rows; d wide enough that blocks of 256 MB hold fewer rows is
+  // too large for a unit test, the block loop is the same. Offset: the queries enter the
+  // GEMM uncentred (x·ỹ − μ·ỹ), the re-ranking must still give the exact neighbours.
+  const std::size_t k = 6;
+  for (const auto& [n, d, offset] : {std::tuple<std::size_t, std::size_t, float>{4500, 3, 0.0f},
+                                     std::tuple<std::size_t, std::size_t, float>{700, 300, 50.0f}}) {
+    auto x = test::blobs(n, d, 7 + d);
+    for (auto& v : x) v += offset;
+    const auto knn = exact_knn(ConstMatrixF(x.data(), n, d), k, Metric::euclidean, 2);
+    const auto again = exact_knn(ConstMatrixF(x.data(), n, d), k, Metric::euclidean, 1);
+    REQUIRE(knn.indices == again.indices);
+    const SearchSpace space(ConstMatrixF(x.data(), n, d), Metric::euclidean, 1);
+    for (std::size_t i = 0; i < n; i += 37) {
+      std::vector<std::tuple<double, bool, std::size_t>> all;
+      for (std::size_t j = 0; j < n; ++j) all.emplace_back(space.search_distance(space.point(i), space.point(j)), j != i, j);
+      std::sort(all.begin(), all.end());
+      for (std::size_t r = 0; r < k; ++r) {
+        REQUIRE(knn.indices[i * k + r] == static_cast<std::int32_t>(std::get<2>(all[r])));
+        REQUIRE(knn.distances[i * k + r] == Approx(space.distance(std::get<0>(all[r]))).margin(1e-5));
+      }
+    }
+  }
+}

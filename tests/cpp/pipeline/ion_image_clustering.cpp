@@ -191,3 +191,36 @@ TEST_CASE("IonImageClustering rejects bad input with clear errors", "[pipeline]"
   CHECK_THROWS_AS(IonImageClustering(cancel).fit(stack), Cancelled);
   CHECK_THROWS_AS(parse_ion_clustering_method("xception"), InvalidArgument);
 }
+
+TEST_CASE("IonImageClustering prepare then fit_prepared equals fit, for both methods on one prepared stack",
+          "[pipeline]") {
+  auto umap_only = small_options(IonClusteringMethod::umap_only);
+  auto nn = small_options(IonClusteringMethod::nn);
+  nn.features = [](const IonImageStack& s) { return block_means(s); };
+  const auto prepared = IonImageClustering(umap_only).prepare(three_pattern_stack(5));
+  CHECK(prepared.n_images() == kPatterns * kPerPattern + 1);
+  CHECK(prepared.n_kept() == kPatterns * kPerPattern);
+  CHECK(prepared.empty.back() == 1);
+  CHECK(prepared.stack.n_images() == prepared.n_kept());
+  CHECK(prepared.stack.images.size() == prepared.n_kept() * kSide * kSide);
+  CHECK(prepared.mean_intensity.back() == 0.0);
+  CHECK(prepared.mean_intensity.front() > 0.0);
+  const std::vector<float> before = prepared.stack.images;
+  for (const auto& options : {umap_only, nn}) {
+    const auto a = IonImageClustering(options).fit_prepared(prepared);
+    const auto b = IonImageClustering(options).fit(three_pattern_stack(5));
+    CHECK(a.labels == b.labels);
+    CHECK(std::memcmp(a.embedding.data(), b.embedding.data(), a.embedding.size() * sizeof(float)) == 0);
+    CHECK(a.features == b.features);
+    CHECK(a.cluster_mean_images == b.cluster_mean_images);
+    CHECK(a.members == b.members);
+    CHECK(a.timings.at("preprocess") == prepared.seconds);
+  }
+  CHECK(prepared.stack.images == before);  // only read
+  auto other = umap_only;
+  other.preprocess.hotspot_quantile = 0.95;
+  CHECK_THROWS_AS(IonImageClustering(other).fit_prepared(prepared), InvalidArgument);
+  other = umap_only;
+  other.umap.n_neighbors = kPatterns * kPerPattern;
+  CHECK_THROWS_AS(IonImageClustering(other).fit_prepared(prepared), InvalidArgument);
+}
