@@ -100,7 +100,7 @@ IonImageClusteringOptions preprocess_only(bool tic_normalize, double hotspot_qua
   o.preprocess.hotspot_quantile = hotspot_quantile;
   o.preprocess.median_filter = median_filter;
   o.num_threads = num_threads;
-  o.progress = python_progress(progress);
+  o.progress = stage_progress(progress);
   return o;
 }
 
