@@ -90,8 +90,9 @@ int main(int argc, char** argv) {
     in.read(reinterpret_cast<char*>(knn.distances.data()), static_cast<std::streamsize>(knn.distances.size() * 4));
   } else {
     const auto t = Clock::now();
+    const double cpu = cpu_seconds();
     knn = umap_neighbors(X, options);
-    fmt::print("nn_descent {:.3f} s\n", since(t));
+    fmt::print("nn_descent {:.3f} s, {:.3f} CPU s\n", since(t), cpu_seconds() - cpu);
     if (!cache.empty()) {
       std::ofstream out(cache, std::ios::binary);
       out.write(reinterpret_cast<const char*>(knn.indices.data()), static_cast<std::streamsize>(knn.indices.size() * 4));
