@@ -105,6 +105,8 @@ struct VertexUpdate {
       // them, so their gradients are independent and the CPU overlaps them; umap-learn
       // applies them one after the other.
       std::copy(current, current + d_end, origin);
+      // Drawn in batches of eight (the same draws in the same order) whose coordinates are
+      // prefetched before the batch is used.
       constexpr long long kBatch = 8;
       std::size_t picks[kBatch];
       for (long long q0 = 0; q0 < negatives; q0 += kBatch) {
@@ -148,7 +150,7 @@ void optimize_layout(float* head, std::size_t n_head, const float* fixed_tail, s
   double alpha = p.initial_alpha;
   for (std::size_t epoch = 0; epoch < p.n_epochs; ++epoch) {
     if (!fixed_tail) snapshot.assign(head, head + n_head * dim);
-    const VertexUpdate update{s,     edges,  p,   coefficients, head, fixed_tail ? fixed_tail : snapshot.data(),
+    const VertexUpdate update{s, edges, p, coefficients, head, fixed_tail ? fixed_tail : snapshot.data(),
                               n_head, n_tail, dim, epoch, static_cast<float>(p.attraction_moves),
                               static_cast<float>(alpha), fixed_tail != nullptr};
     switch (dim) {
