@@ -276,11 +276,12 @@ KnnGraph nn_descent(ConstMatrixF X, const NnDescentOptions& o) {
   graph.indices.resize(n * k);
   graph.distances.resize(n * k);
   parallel_for(n, o.num_threads, [&](std::size_t i) {
-    // Final order and distances from exact float64 arithmetic.
+    // Final order and distances from float64 arithmetic.
     std::vector<std::tuple<double, bool, std::int32_t>> row;
     for (std::size_t s = 0; s < k; ++s) {
       const auto j = heaps.index(i, s);
-      row.emplace_back(j < 0 ? HUGE_VAL : space.search_distance(space.point(i), space.point(static_cast<std::size_t>(j))),
+      row.emplace_back(j < 0 ? HUGE_VAL
+                             : space.blocked_search_distance(space.point(i), space.point(static_cast<std::size_t>(j))),
                        !(j >= 0 && static_cast<std::size_t>(j) == i), j);
     }
     std::sort(row.begin(), row.end());

@@ -25,6 +25,11 @@ inline double squared_distance(const float* a, const float* b, std::size_t d) {
 /// Σ a_k·b_k in float32, vectorised (AVX-512/AVX2 when the CPU has them): for approximate work.
 float dot_f32(const float* a, const float* b, std::size_t d);
 
+/// Squared euclidean distance in double from exact float differences like
+/// `squared_distance`, summed in 32 interleaved partial sums (vectorised; differs from it
+/// only by rounding).
+double squared_l2_f64(const float* a, const float* b, std::size_t d);
+
 /// Σ |a_k − b_k| in double.
 inline double manhattan_distance(const float* a, const float* b, std::size_t d) {
   double sum = 0.0;
@@ -54,6 +59,9 @@ class SearchSpace {
   double search_distance(const float* a, const float* b) const {
     return is_squared_euclidean() ? squared_distance(a, b, dim()) : manhattan_distance(a, b, dim());
   }
+  /// `search_distance` in double, the euclidean sum vectorised (`squared_l2_f64`): equal
+  /// to it up to rounding, for the final distances of approximate searches.
+  double blocked_search_distance(const float* a, const float* b) const;
   /// Search distance in float32 arithmetic (Eigen, vectorised): for approximate searches
   /// that compare many candidate pairs; exact searches use `search_distance`.
   float fast_search_distance(const float* a, const float* b) const;
