@@ -35,6 +35,9 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 def run_child(spec):
     import torch
     torch.set_num_threads(spec["n_jobs"])
+    if spec.get("reuse_freed_memory"):
+        from spatialembed.nn import reuse_freed_memory  # the same allocator settings for both libraries
+        assert reuse_freed_memory()
     x = np.load(spec["input"])
     if spec["lib"] == "spatialembed":
         import spatialembed
@@ -70,6 +73,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="child processes per library, alternating; best kept")
+    parser.add_argument("--reuse-freed-memory", action="store_true",
+                        help="both children keep freed memory (spatialembed.nn.reuse_freed_memory), as cluster-ions does")
     args = parser.parse_args()
     if args.child:
         run_child(json.loads(args.child))
@@ -101,7 +106,7 @@ def main():
             result = {}
             for _ in range(args.rounds):  # alternate the two, so that load from elsewhere hits both
                 for lib in ("pytorch", "spatialembed"):
-                    spec = {"lib": lib, "backbone": backbone, "weights": str(weights), "input": str(tmp / "input.npy"),
+                    spec = {"reuse_freed_memory": args.reuse_freed_memory, "lib": lib, "backbone": backbone, "weights": str(weights), "input": str(tmp / "input.npy"),
                             "n_jobs": args.n_jobs, "repeats": repeats, "out": str(tmp / f"{backbone}_{lib}")}
                     r = harness.run_child(__file__, spec, args.n_jobs)
                     if lib not in result or r["time_s"] < result[lib]["time_s"]:

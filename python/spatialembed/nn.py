@@ -6,7 +6,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import num_threads
 
-__all__ = ["Embedder", "default_weights_path", "cuda_available", "has_nn"]
+__all__ = ["Embedder", "default_weights_path", "cuda_available", "has_nn", "reuse_freed_memory"]
 
 
 def default_weights_path(backbone="resnet50"):
@@ -17,6 +17,33 @@ def default_weights_path(backbone="resnet50"):
 def cuda_available():
     """True when the LibTorch build can use a CUDA GPU and one is visible."""
     return _nn().cuda_available()
+
+
+def reuse_freed_memory():
+    """Let this process keep freed memory for reuse instead of returning it to the system
+    (glibc: ``mallopt(M_MMAP_MAX, 0)``, ``mallopt(M_TRIM_THRESHOLD, 2**31 - 1)``).
+
+    A CNN forward pass on the CPU allocates and frees activation tensors of hundreds of MB;
+    by default glibc maps each from the system and unmaps it on free, so every batch pays the
+    page faults again (more system than user time on 2 cores). Keeping the memory makes the
+    ``Embedder`` 2–3.6× faster on CPU (ResNet-50 15 → 33 images/s, Xception 3.4 → 12 at 2
+    threads, bench/embedder) at the cost of a higher resident size (+40–60 % of the network's
+    working memory) that is not given back until the process ends. It changes the whole
+    process, so it is opt-in; ``spatialembed cluster-ions`` calls it.
+
+    Returns
+    -------
+    bool
+        True when the allocator accepted both settings (glibc), False elsewhere.
+    """
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4  # from <malloc.h>
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, ctypes.c_int(2**31 - 1)))
+    except (OSError, AttributeError):
+        return False
 
 
 def has_nn():

@@ -275,3 +275,18 @@ def test_bad_input(tmp_path):
             Embedder(device="cuda").fit()
     with pytest.raises(ValueError, match="dtype"):
         Embedder(dtype="bfloat16").fit()
+
+
+def test_reuse_freed_memory_keeps_features_identical():
+    """The allocator setting changes speed only: the same features before and after."""
+    import subprocess
+    import sys
+    code = ("import numpy as np, spatialembed as se\n"
+            "from spatialembed.nn import reuse_freed_memory\n"
+            "x = np.random.default_rng(0).random((3, 40, 40), dtype=np.float32)\n"
+            "a = se.Embedder().transform(x)\n"
+            "assert reuse_freed_memory()\n"
+            "b = se.Embedder().transform(x)\n"
+            "assert np.array_equal(a, b)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)  # own process: global setting
+    assert result.returncode == 0, result.stderr
