@@ -5,6 +5,8 @@
 
 #include "common.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/msi/imzml_reader.hpp"
+#include "spatialembed/msi/ion_images.hpp"
 #include "spatialembed/pipeline/ion_image_clustering.hpp"
 
 namespace spatialembed::bindings {
@@ -127,6 +129,32 @@ void bind_prepared(py::module_& m) {
             return prepared(o, std::move(stack));  // moved, never copied
           },
           py::arg("folder"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
+          py::arg("num_threads"), py::arg("progress"))
+      .def_static(
+          "from_imzml",
+          [](const ImzMLReader& reader, const CArray<double>& mz, double tolerance, const std::string& unit,
+             const std::string& aggregate, const std::string& normalization, bool tic_normalize,
+             double hotspot_quantile, std::size_t median_filter, int num_threads, const py::object& progress) {
+            const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
+            IonImageOptions cut;
+            cut.tolerance = tolerance;
+            cut.unit = parse_tolerance_unit(unit);
+            cut.aggregate = parse_window_aggregate(aggregate);
+            cut.normalization = parse_spectrum_normalization(normalization);
+            cut.num_threads = num_threads;
+            cut.progress = interrupt_check();
+            std::vector<std::string> warnings;
+            cut.warn = [&](const std::string& w) { warnings.push_back(w); };
+            SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
+            IonImageStack stack;
+            {
+              py::gil_scoped_release release;
+              stack = extract_ion_images(reader, vector_view(mz), cut);
+            }
+            return py::make_tuple(prepared(o, std::move(stack)), warnings);  // moved, never copied
+          },
+          py::arg("reader"), py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("aggregate"),
+          py::arg("normalization"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
           py::arg("num_threads"), py::arg("progress"))
       .def_static(
           "from_arrays",

@@ -83,7 +83,7 @@ def peak_half_width_ppm(mz, intensities, index):
 
 
 def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, bin_ppm=5.0, tolerance=None,
-                    tolerance_unit="ppm", normalization="none", n_jobs=None, log=None):
+                    tolerance_unit="ppm", normalization="none", n_jobs=None, log=None, prepare=None):
     """Ion images of an imzML file (continuous or processed) or a PNG folder.
 
     imzML: the mean spectrum over all pixels (processed data on ``bin_ppm`` bins), then the
@@ -114,10 +114,14 @@ def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, b
     n_jobs : int, optional
     log : callable, optional
         Receives one line per step (the CLI prints them).
+    prepare : dict, optional
+        Preprocessing options (``tic_normalize``, ``hotspot_quantile``, ``median_filter``):
+        return the images prepared for clustering (:class:`PreparedIonImages`), cut or decoded
+        in C++ straight into the prepared buffer — the only copy of the images there is.
 
     Returns
     -------
-    stack : IonImageStack
+    stack : IonImageStack, or PreparedIonImages with ``prepare``
     mean_spectrum : tuple (mz, intensities) of ndarray, or None for a PNG folder
     facts : dict
         What was read and chosen (input, mode, pixels, m/z selection, tolerance).
@@ -134,7 +138,7 @@ def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, b
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
-        return _load_png_folder(path, mz_list, tolerance, tolerance_unit, log)
+        return _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_jobs)
     with ImzMLReader(path) as reader:
         if len(reader) == 0:
             raise ValueError(f"{path}: the imzML file holds no spectra")
@@ -159,13 +163,21 @@ def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, b
             facts["tolerance_auto"] = True
         start = time.perf_counter()
         kw = {"tol_da": tolerance} if tolerance_unit == "da" else {"tol_ppm": tolerance}
-        stack = IonImageStack.from_imzml(reader, mz, normalization=normalization, n_jobs=n_jobs, **kw)
-        log(f"ion images: {len(stack)} of {stack.images.shape[1]} x {stack.images.shape[2]} pixels "
+        if prepare is None:
+            stack = IonImageStack.from_imzml(reader, mz, normalization=normalization, n_jobs=n_jobs, **kw)
+        else:
+            from .pipeline import PreparedIonImages
+            stack = PreparedIonImages.from_imzml(reader, mz, normalization=normalization, n_jobs=n_jobs, **kw,
+                                                 **prepare)
+        log(f"ion images: {len(stack)} of {stack.shape[1]} x {stack.shape[2]} pixels "
             f"(tolerance {tolerance:.4g} {tolerance_unit}, {time.perf_counter() - start:.1f} s)")
-    facts.update(tolerance=float(tolerance), tolerance_unit=tolerance_unit, normalization=normalization,
-                 pixels=int(stack.mask.sum()), ion_images=len(stack), height=stack.images.shape[1],
-                 width=stack.images.shape[2])
-    return stack, (mean_mz, mean), facts
+    facts.update(tolerance=float(tolerance), tolerance_unit=tolerance_unit, normalization=normalization)
+    return stack, (mean_mz, mean), _with_size(facts, stack)
+
+
+def _with_size(facts, stack):
+    n, height, width = stack.shape
+    return dict(facts, pixels=int(stack.mask.sum()), ion_images=n, height=height, width=width)
 
 
 def _inside(mz, lo, hi, path, log):
@@ -179,20 +191,26 @@ def _inside(mz, lo, hi, path, log):
     return mz[~outside]
 
 
-def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log):
-    stack = IonImageStack.from_png_dir(path)
+def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_jobs):
+    from .pipeline import PreparedIonImages
     facts = {"input": str(path), "format": "PNG folder"}
-    if mz_list is not None:
-        keep = _match_mz(stack.mz, np.asarray(mz_list, np.float64), 10.0 if tolerance is None else tolerance,
-                         tolerance_unit) >= 0
-        if not keep.any():
-            raise ValueError(f"{path}: no image's m/z matches the m/z list")
-        stack = IonImageStack(stack.images[keep], stack.mask, stack.mz[keep])
-        facts["mz_selection"] = f"{keep.sum()} images matching an m/z list"
-    log(f"ion images: {len(stack)} PNGs of {stack.images.shape[1]} x {stack.images.shape[2]} pixels")
-    facts.update(pixels=int(stack.mask.sum()), ion_images=len(stack), height=stack.images.shape[1],
-                 width=stack.images.shape[2])
-    return stack, None, facts
+    start = time.perf_counter()
+    if mz_list is None and prepare is not None:  # decoded in C++ straight into the prepared buffer
+        stack = PreparedIonImages.from_png_dir(path, n_jobs=n_jobs, **prepare)
+    else:
+        stack = IonImageStack.from_png_dir(path)
+        if mz_list is not None:
+            keep = _match_mz(stack.mz, np.asarray(mz_list, np.float64), 10.0 if tolerance is None else tolerance,
+                             tolerance_unit) >= 0
+            if not keep.any():
+                raise ValueError(f"{path}: no image's m/z matches the m/z list")
+            stack = IonImageStack(stack.images[keep], stack.mask, stack.mz[keep])
+            facts["mz_selection"] = f"{keep.sum()} images matching an m/z list"
+        if prepare is not None:
+            stack = PreparedIonImages(stack, n_jobs=n_jobs, **prepare)
+    n, height, width = stack.shape
+    log(f"ion images: {n} PNGs of {height} x {width} pixels ({time.perf_counter() - start:.1f} s)")
+    return stack, None, _with_size(facts, stack)
 
 
 def _match_mz(mz, reference_mz, tolerance, unit):
@@ -334,13 +352,10 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
 
 
 def prepare_ion_images(input, clustering_options=None, *, load_options=None, log=None):
-    """:func:`load_ion_images`, then :meth:`IonImageClustering.prepare` with the
-    preprocessing of ``clustering_options``, holding one copy of the images at a time.
-
-    A PNG folder (without an m/z list) is decoded and preprocessed in C++ straight into the
-    prepared buffer: peak memory ≈ n_images × height × width × 4 bytes, the stack itself. Other
-    input is loaded as an :class:`IonImageStack`, copied once into the prepared buffer and
-    dropped (peak ≈ twice the stack for that moment).
+    """:func:`load_ion_images` with ``prepare`` set from the preprocessing options of
+    ``clustering_options``: the images are cut (imzML) or decoded (PNG folder) in C++ straight
+    into the prepared buffer, so peak memory ≈ n_images × height × width × 4 bytes, the stack
+    itself. (A PNG folder with an m/z list is loaded, filtered and copied once.)
 
     Returns
     -------
@@ -348,26 +363,11 @@ def prepare_ion_images(input, clustering_options=None, *, load_options=None, log
     mean_spectrum : tuple (mz, intensities) or None
     facts : dict
     """
-    from .pipeline import IonImageClustering
-    log = log or (lambda line: None)
+    options = clustering_options or {}
+    prepare = {k: options[k] for k in ("tic_normalize", "hotspot_quantile", "median_filter") if k in options}
     load_options = dict(load_options or {})
-    options = {k: v for k, v in (clustering_options or {}).items()
-               if k in ("tic_normalize", "hotspot_quantile", "median_filter", "n_jobs")}
-    model = IonImageClustering(**options)
-    path = Path(input)
-    if path.is_dir() and load_options.get("mz_list") is None:
-        start = time.perf_counter()
-        prepared = model.prepare(path)
-        n, height, width = prepared.shape
-        log(f"ion images: {n} PNGs of {height} x {width} pixels, {len(prepared.kept)} non-empty after preprocessing "
-            f"({prepared.nbytes / 2**30:.2f} GiB, {time.perf_counter() - start:.1f} s)")
-        facts = {"input": str(path), "format": "PNG folder", "pixels": int(prepared.mask.sum()), "ion_images": n,
-                 "height": height, "width": width}
-        return prepared, None, facts
-    stack, spectrum, facts = load_ion_images(input, log=log, **load_options)
-    prepared = model.prepare(stack)
-    del stack
-    return prepared, spectrum, facts
+    load_options.setdefault("n_jobs", options.get("n_jobs"))
+    return load_ion_images(input, log=log, prepare=prepare, **load_options)
 
 
 def default_isotope_tolerance(facts):

@@ -249,3 +249,18 @@ def test_umap_only_searches_exactly_up_to_20000_images():
     descent = se.IonImageClustering("umap_only", umap=clone(umap).set_params(knn_method="nn_descent"),
                                     random_state=1).fit(images)
     assert not np.array_equal(descent.embedding_, exact.embedding_)
+
+
+def test_prepared_from_imzml_equals_the_stack_path(data_dir):
+    """Cut straight into the prepared buffer (no second copy) = cut, then prepared."""
+    path = data_dir / "msi" / "mouse_kidney" / "mouse_kidney_nyakas2013.imzML"
+    mz = [3362.3, 4964.0, 6200.0, 20000.0]  # the last lies outside the data: empty image + warning
+    with pytest.warns(UserWarning, match="20000"):
+        direct = se.PreparedIonImages.from_imzml(path, mz, tol_ppm=1000, hotspot_quantile=0.98)
+    with pytest.warns(UserWarning, match="20000"):
+        stack = se.IonImageStack.from_imzml(path, mz, tol_ppm=1000)
+    via_stack = se.PreparedIonImages(stack, hotspot_quantile=0.98)
+    np.testing.assert_array_equal(direct.images, via_stack.images)
+    np.testing.assert_array_equal(direct.empty, [False, False, False, True])
+    np.testing.assert_array_equal(direct.mz, mz)
+    assert direct.preprocess == via_stack.preprocess
