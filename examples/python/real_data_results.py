@@ -28,10 +28,10 @@ DATASETS = [
 ]
 
 
-def run(name, source, extra, reference, data, out, args):
-    folder = out / source.split("/")[-1].replace(".imzML", "")
+def run(name, source, extra, reference, data, out, args, seed):
+    folder = out / f"{source.split('/')[-1].replace('.imzML', '')}_seed{seed}"
     command = [sys.executable, "-m", "spatialembed", "cluster-ions", str(data / "msi" / source), "--out", str(folder),
-               "--method", args.method, "--overwrite", "--quiet", *extra]
+               "--method", args.method, "--overwrite", "--quiet", "--seed", str(seed), *extra]
     if reference:
         command += ["--reference", str(data / "msi" / reference)]
     if args.threads:
@@ -42,25 +42,33 @@ def run(name, source, extra, reference, data, out, args):
     return json.loads((folder / "params.json").read_text())
 
 
-def fmt(value, digits=2):
-    return "n/a" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+def spread(values, digits=2, percent=False):
+    """'mean (min–max)' over the seeds, or 'n/a' when undefined."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    f = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.{digits}f}")
+    lo, hi = min(values), max(values)
+    return f(sum(values) / len(values)) + ("" if lo == hi else f" ({f(lo)}–{f(hi)})")
 
 
 def table(rows):
     lines = ["| dataset | ion images | method | clusters | noise | silhouette | isotope pairs (clustered) "
              "| isotope co-clustering | eps (auto) | ARI nn vs umap_only | ARI vs GRINE | NMI vs GRINE | seconds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, params in rows:
-        comparison = params["comparison"]
-        for method, m in params["methods"].items():
-            e = m["evaluation"]
+    for name, runs in rows:
+        for method in runs[0]["methods"]:
+            e = [r["methods"][method]["evaluation"] for r in runs]
+            c = [r["comparison"] for r in runs]
             lines.append(" | ".join([
-                f"| {name}", str(params["input"]["ion_images"]), method, str(e["n_clusters"]),
-                f"{e['noise_fraction']:.0%}", fmt(e["silhouette"]),
-                f"{e['isotope_pairs']} ({e['isotope_pairs_clustered']})", fmt(e["isotope_coclustering"]),
-                fmt(m["params"]["eps"], 3), fmt(comparison.get("ARI nn vs umap_only")),
-                fmt(comparison.get(f"ARI {method} vs GRINE")), fmt(comparison.get(f"NMI {method} vs GRINE")),
-                f"{m['timings']['total']:.1f} |"]))
+                f"| {name}", str(runs[0]["input"]["ion_images"]), method, spread([x["n_clusters"] for x in e], 1),
+                spread([x["noise_fraction"] for x in e], percent=True), spread([x["silhouette"] for x in e]),
+                f"{e[0]['isotope_pairs']} ({spread([x['isotope_pairs_clustered'] for x in e], 0)})",
+                spread([x["isotope_coclustering"] for x in e]),
+                spread([r["methods"][method]["params"]["eps"] for r in runs], 3),
+                spread([x.get("ARI nn vs umap_only") for x in c]), spread([x.get(f"ARI {method} vs GRINE") for x in c]),
+                spread([x.get(f"NMI {method} vs GRINE") for x in c]),
+                f"{min(r['methods'][method]['timings']['total'] for r in runs):.1f} |"]))
     return "\n".join(lines)
 
 
@@ -69,6 +77,8 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("results/real_data"))
     parser.add_argument("--method", default="both", choices=["both", "nn", "umap_only"])
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="one run per seed (UMAP's); the table shows mean (min–max)")
     parser.add_argument("--quick", action="store_true", help="barley only, UMAP-only (for CI)")
     args = parser.parse_args()
     data = Path(os.environ.get("SPATIALEMBED_DATA", ROOT.parent / "shared" / "data"))
@@ -77,9 +87,9 @@ def main():
         return 0
     datasets = DATASETS
     if args.quick:
-        datasets, args.method = DATASETS[-1:], "umap_only"
+        datasets, args.method, args.seeds = DATASETS[-1:], "umap_only", [0]
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [(name, run(name, source, extra, reference, data, args.out, args))
+    rows = [(name, [run(name, source, extra, reference, data, args.out, args, seed) for seed in args.seeds])
             for name, source, extra, reference in datasets]
     text = table(rows)
     print(text)
