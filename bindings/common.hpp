@@ -6,11 +6,13 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "spatialembed/common/matrix_view.hpp"
 #include "spatialembed/common/progress.hpp"
 #include "spatialembed/msi/ion_image_stack.hpp"
+#include "spatialembed/msi/ion_images.hpp"
 
 namespace spatialembed::bindings {
 
@@ -43,6 +45,11 @@ VectorView<const double> optional_vector(const std::optional<CArray<double>>& va
 /// An ion-image stack copied from NumPy arrays (n × H × W float32, H × W bool, n float64);
 /// throws ValueError for inconsistent shapes.
 IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz);
+
+/// Options of `extract_ion_images` from their Python spelling; warnings are collected into
+/// `warnings` (handed to Python as UserWarnings), Ctrl-C cancels.
+IonImageOptions ion_image_options(double tolerance, const std::string& unit, const std::string& aggregate,
+                                  const std::string& normalization, int num_threads, std::vector<std::string>& warnings);
 
 /// Progress to an optional Python callable `callback(done, total)`: the call stops (Cancelled)
 /// when it returns False or on Ctrl-C; None only checks for Ctrl-C. For calls made with the GIL

@@ -119,15 +119,8 @@ void bind_msi(py::module_& m) {
           "ion_images",
           [](const ImzMLReader& r, const CArray<double>& mz, double tolerance, const std::string& unit,
              const std::string& aggregate, const std::string& normalization, int num_threads) {
-            IonImageOptions o;
-            o.tolerance = tolerance;
-            o.unit = parse_tolerance_unit(unit);
-            o.aggregate = parse_window_aggregate(aggregate);
-            o.normalization = parse_spectrum_normalization(normalization);
-            o.num_threads = num_threads;
-            o.progress = interrupt_check();
             std::vector<std::string> warnings;
-            o.warn = [&](const std::string& w) { warnings.push_back(w); };
+            const IonImageOptions o = ion_image_options(tolerance, unit, aggregate, normalization, num_threads, warnings);
             SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
             IonImageStack stack;
             {

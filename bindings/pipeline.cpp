@@ -6,7 +6,6 @@
 #include "common.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/msi/imzml_reader.hpp"
-#include "spatialembed/msi/ion_images.hpp"
 #include "spatialembed/pipeline/ion_image_clustering.hpp"
 
 namespace spatialembed::bindings {
@@ -136,15 +135,8 @@ void bind_prepared(py::module_& m) {
              const std::string& aggregate, const std::string& normalization, bool tic_normalize,
              double hotspot_quantile, std::size_t median_filter, int num_threads, const py::object& progress) {
             const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
-            IonImageOptions cut;
-            cut.tolerance = tolerance;
-            cut.unit = parse_tolerance_unit(unit);
-            cut.aggregate = parse_window_aggregate(aggregate);
-            cut.normalization = parse_spectrum_normalization(normalization);
-            cut.num_threads = num_threads;
-            cut.progress = interrupt_check();
             std::vector<std::string> warnings;
-            cut.warn = [&](const std::string& w) { warnings.push_back(w); };
+            const IonImageOptions cut = ion_image_options(tolerance, unit, aggregate, normalization, num_threads, warnings);
             SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
             IonImageStack stack;
             {
