@@ -52,3 +52,13 @@ def num_threads(n_jobs):
     if n_jobs < 0:
         return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     return n_jobs
+
+
+def tolerance(tol_ppm, tol_da, default_ppm=10.0):
+    """(value, unit) of an m/z tolerance given as ``tol_ppm`` or ``tol_da`` (at most one);
+    ``default_ppm`` ppm when neither is given."""
+    if tol_ppm is not None and tol_da is not None:
+        raise ValueError("give tol_ppm or tol_da, not both")
+    if tol_da is not None:
+        return float(tol_da), "da"
+    return float(default_ppm if tol_ppm is None else tol_ppm), "ppm"

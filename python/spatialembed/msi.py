@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from . import _core
-from ._validation import num_threads
+from ._validation import num_threads, tolerance as parse_tolerance
 
 __all__ = ["ImzMLReader", "ImzMLWriter", "IonImageStack", "pick_peaks", "isotope_pairs"]
 
@@ -239,9 +239,7 @@ class IonImageStack:
         n_jobs : int, optional
             Threads (None or -1 = all cores); the result does not depend on it.
         """
-        if tol_ppm is not None and tol_da is not None:
-            raise ValueError("give tol_ppm or tol_da, not both")
-        tolerance, unit = (tol_da, "da") if tol_da is not None else (10.0 if tol_ppm is None else tol_ppm, "ppm")
+        tolerance, unit = parse_tolerance(tol_ppm, tol_da)
         reader = path if isinstance(path, ImzMLReader) else ImzMLReader(path)
         mz = np.ascontiguousarray(np.atleast_1d(np.asarray(mz, dtype=np.float64)))
         result, messages = reader._r.ion_images(mz, float(tolerance), unit, aggregate, normalization,
@@ -345,9 +343,7 @@ def isotope_pairs(mz, *, tol_ppm=None, tol_da=None, max_charge=1, spacing=1.0033
     charge of each pair (int64). Used to judge ion-image clustering: isotopes of one
     molecule should share a cluster.
     """
-    if tol_ppm is not None and tol_da is not None:
-        raise ValueError("give tol_ppm or tol_da, not both")
-    tolerance, unit = (tol_da, "da") if tol_da is not None else (10.0 if tol_ppm is None else tol_ppm, "ppm")
+    tolerance, unit = parse_tolerance(tol_ppm, tol_da)
     light, heavy, charge, _ = _core.isotope_pairs(np.ascontiguousarray(mz, np.float64), float(tolerance), unit,
                                                   int(max_charge), float(spacing))
     return np.stack([light, heavy], axis=1), charge

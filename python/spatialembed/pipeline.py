@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 
 from . import _core
 from ._result import IonImageClusteringResult
-from ._validation import num_threads
+from ._validation import num_threads, tolerance as parse_tolerance
 from .manifold import UMAP
 from .msi import IonImageStack
 
@@ -105,9 +105,7 @@ class PreparedIonImages:
         spectrum per thread. ``reader`` is an :class:`ImzMLReader` or a path. An m/z outside
         the data gives an empty image and a ``UserWarning``."""
         from .msi import ImzMLReader
-        if tol_ppm is not None and tol_da is not None:
-            raise ValueError("give tol_ppm or tol_da, not both")
-        tolerance, unit = (tol_da, "da") if tol_da is not None else (10.0 if tol_ppm is None else tol_ppm, "ppm")
+        tolerance, unit = parse_tolerance(tol_ppm, tol_da)
         reader = reader if isinstance(reader, ImzMLReader) else ImzMLReader(reader)
         mz = np.ascontiguousarray(np.atleast_1d(np.asarray(mz, dtype=np.float64)))
         core, messages = _core.PreparedIonImages.from_imzml(

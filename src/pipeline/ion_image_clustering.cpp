@@ -202,18 +202,72 @@ double clustered_silhouette(const UmapEmbedding& umap, const std::vector<std::in
   return silhouette_score(ConstMatrixF(points.data(), clustered.size(), C), clustered, options);
 }
 
-IonClusteringEvaluation evaluate(const IonImageClusteringResult& result, std::size_t n_kept,
-                                 const IsotopePairOptions& isotopes) {
+IonClusteringEvaluation evaluate(const IonImageClusteringResult& result, std::size_t n_kept, const UmapEmbedding& umap,
+                                 const std::vector<std::int32_t>& kept_labels, const IonImageClusteringOptions& o) {
   IonClusteringEvaluation e;
   e.n_clusters = result.n_clusters();
   std::size_t noise = 0;
   for (std::size_t k = 0; k < result.labels.size(); ++k) noise += !result.empty[k] && result.labels[k] < 0;
   e.noise_fraction = static_cast<double>(noise) / static_cast<double>(n_kept);
-  const auto iso = isotope_coclustering(result.mz, result.labels, isotopes);
+  e.silhouette = clustered_silhouette(umap, kept_labels, o.num_threads);
+  const auto iso = isotope_coclustering(result.mz, result.labels, o.isotopes);
   e.isotope_pairs = iso.pairs.size();
   e.isotope_pairs_clustered = iso.n_clustered;
   e.isotope_coclustering = iso.share();
   return e;
+}
+
+void check_prepared(const PreparedIonImages& prepared, const IonImageClusteringOptions& o) {
+  const std::size_t n = prepared.n_kept(), N = prepared.n_images();
+  prepared.stack.validate();
+  SPATIALEMBED_CHECK(n > 0 && prepared.stack.n_images() == n && prepared.empty.size() == N && prepared.kept.back() < N,
+                     InvalidArgument, "the prepared ion images are inconsistent: {} kept of {} ({} in the stack)", n, N,
+                     prepared.stack.n_images());
+  SPATIALEMBED_CHECK(same_preprocessing(prepared.preprocess, o.preprocess), InvalidArgument,
+                     "the ion images were prepared with tic_normalize = {}, hotspot_quantile = {}, median_filter = {}, "
+                     "scale = {}; this pipeline preprocesses with {}, {}, {}, {}: prepare them with its options",
+                     prepared.preprocess.tic_normalize, prepared.preprocess.hotspot_quantile,
+                     prepared.preprocess.median_filter, prepared.preprocess.scale, o.preprocess.tic_normalize,
+                     o.preprocess.hotspot_quantile, o.preprocess.median_filter, o.preprocess.scale);
+  SPATIALEMBED_CHECK(o.umap.n_neighbors < n, InvalidArgument,
+                     "{} non-empty ion images ({} of {} are empty) are too few for UMAP with n_neighbors = {}: "
+                     "give more ion images or n_neighbors < {}",
+                     n, N - n, N, o.umap.n_neighbors, n);
+}
+
+// DBSCAN in the UMAP space, eps from the knee of the k-distance curve unless given; records
+// the curve and the eps used in `result`.
+DbscanResult cluster_embedding(const UmapEmbedding& umap, std::size_t n, const IonImageClusteringOptions& o,
+                               IonImageClusteringResult& result) {
+  const ConstMatrixF Y(umap.embedding.data(), n, umap.n_components);
+  KDistanceOptions kd;
+  kd.k = static_cast<std::size_t>(std::min<std::int64_t>(o.dbscan.min_samples, static_cast<std::int64_t>(n)));
+  kd.num_threads = o.num_threads;
+  result.k_distances = k_distance(Y, kd);
+  DbscanOptions dbscan_options = o.dbscan;
+  dbscan_options.num_threads = o.num_threads;
+  dbscan_options.metric = Metric::euclidean;
+  dbscan_options.progress = stage_progress(o.progress, "dbscan");
+  result.eps_auto = o.eps_auto;
+  if (o.eps_auto) dbscan_options.eps = k_distance_knee(result.k_distances);
+  result.eps = dbscan_options.eps;
+  return DBSCAN(dbscan_options).fit(Y);
+}
+
+// Rows of the kept images (labels, coordinates, features) back to the input's indexing;
+// left-out images keep −1, NaN coordinates and zero features.
+void scatter_to_input(const std::vector<std::size_t>& kept, const DbscanResult& clusters, const UmapEmbedding& umap,
+                      ConstMatrixF features, IonImageClusteringResult& result) {
+  const std::size_t N = result.mz.size(), C = umap.n_components, D = features.cols;
+  result.labels.assign(N, -1);
+  result.embedding.assign(N * C, std::numeric_limits<float>::quiet_NaN());
+  result.n_features = D;
+  result.features.assign(features.empty() ? 0 : N * D, 0.0f);
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    result.labels[kept[i]] = clusters.labels[i];
+    std::copy_n(umap.embedding.data() + i * C, C, result.embedding.data() + kept[i] * C);
+    if (!features.empty()) std::copy_n(features.row(i), D, result.features.data() + kept[i] * D);
+  }
 }
 
 }  // namespace
@@ -257,22 +311,9 @@ IonImageClusteringResult IonImageClustering::fit(IonImageStack stack) const {
 IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImages& prepared) const {
   const auto& o = options_;
   const auto start = Clock::now();
+  check_prepared(prepared, o);
   const IonImageStack& stack = prepared.stack;
-  stack.validate();
-  const std::size_t n = prepared.n_kept(), N = prepared.n_images();
-  SPATIALEMBED_CHECK(n > 0 && stack.n_images() == n && prepared.empty.size() == N && prepared.kept.back() < N,
-                     InvalidArgument, "the prepared ion images are inconsistent: {} kept of {} ({} in the stack)", n, N,
-                     stack.n_images());
-  SPATIALEMBED_CHECK(same_preprocessing(prepared.preprocess, o.preprocess), InvalidArgument,
-                     "the ion images were prepared with tic_normalize = {}, hotspot_quantile = {}, median_filter = {}, "
-                     "scale = {}; this pipeline preprocesses with {}, {}, {}, {}: prepare them with its options",
-                     prepared.preprocess.tic_normalize, prepared.preprocess.hotspot_quantile,
-                     prepared.preprocess.median_filter, prepared.preprocess.scale, o.preprocess.tic_normalize,
-                     o.preprocess.hotspot_quantile, o.preprocess.median_filter, o.preprocess.scale);
-  SPATIALEMBED_CHECK(o.umap.n_neighbors < n, InvalidArgument,
-                     "{} non-empty ion images ({} of {} are empty) are too few for UMAP with n_neighbors = {}: "
-                     "give more ion images or n_neighbors < {}",
-                     n, N - n, N, o.umap.n_neighbors, n);
+  const std::size_t n = prepared.n_kept();
   IonImageClusteringResult result;
   result.method = o.method;
   result.mz = prepared.mz;
@@ -281,7 +322,6 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
   result.width = stack.width;
   result.mask = stack.mask;
   result.timings["preprocess"] = prepared.seconds;
-  const auto& kept = prepared.kept;
 
   // The rows UMAP sees: CNN features (nn) or the ion images themselves (umap_only). Unmeasured
   // pixels are 0 in every image, so they change no euclidean, cosine or manhattan distance and
@@ -316,41 +356,14 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
   result.n_neighbors = umap_options.n_neighbors;
   result.timings["umap"] = seconds_since(t);
 
-  // DBSCAN in the UMAP space, eps from the knee of the k-distance curve unless given.
   t = Clock::now();
-  const ConstMatrixF Y(umap.embedding.data(), n, umap.n_components);
-  KDistanceOptions kd;
-  kd.k = static_cast<std::size_t>(std::min<std::int64_t>(o.dbscan.min_samples, static_cast<std::int64_t>(n)));
-  kd.num_threads = o.num_threads;
-  result.k_distances = k_distance(Y, kd);
-  DbscanOptions dbscan_options = o.dbscan;
-  dbscan_options.num_threads = o.num_threads;
-  dbscan_options.metric = Metric::euclidean;
-  dbscan_options.progress = stage_progress(o.progress, "dbscan");
-  result.eps_auto = o.eps_auto;
-  if (o.eps_auto) dbscan_options.eps = k_distance_knee(result.k_distances);
-  result.eps = dbscan_options.eps;
-  const DbscanResult clusters = DBSCAN(dbscan_options).fit(Y);
+  const DbscanResult clusters = cluster_embedding(umap, n, o, result);
   result.timings["dbscan"] = seconds_since(t);
 
-  // Back to the input's indexing.
   t = Clock::now();
-  const std::size_t C = umap.n_components;
-  result.labels.assign(N, -1);
-  result.embedding.assign(N * C, std::numeric_limits<float>::quiet_NaN());
-  for (std::size_t i = 0; i < n; ++i) {
-    result.labels[kept[i]] = clusters.labels[i];
-    std::copy_n(umap.embedding.data() + i * C, C, result.embedding.data() + kept[i] * C);
-  }
-  if (o.method == IonClusteringMethod::nn) {
-    result.n_features = X.cols;
-    result.features.assign(N * X.cols, 0.0f);
-    for (std::size_t i = 0; i < n; ++i)
-      std::copy_n(rows.data() + i * X.cols, X.cols, result.features.data() + kept[i] * X.cols);
-  }
-  summarise_clusters(stack, kept, clusters.labels, clusters.n_clusters, result);
-  result.evaluation = evaluate(result, n, o.isotopes);
-  result.evaluation.silhouette = clustered_silhouette(umap, clusters.labels, o.num_threads);
+  scatter_to_input(prepared.kept, clusters, umap, o.method == IonClusteringMethod::nn ? X : ConstMatrixF(), result);
+  summarise_clusters(stack, prepared.kept, clusters.labels, clusters.n_clusters, result);
+  result.evaluation = evaluate(result, n, umap, clusters.labels, o);
   result.timings["evaluate"] = seconds_since(t);
   result.timings["total"] = prepared.seconds + seconds_since(start);
   return result;
