@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libeigen3-dev libnanoflann-dev libfmt-dev catch2 pybind11-dev
   libpugixml-dev libpng-dev zlib1g-dev libssl-dev
   python3-dev python3-venv python3-pip python3-setuptools python3-wheel
-  libspectra-dev
+  libspectra-dev libcsv-dev
   python3-numpy python3-scipy python3-sklearn python3-pytest python3-matplotlib python3-pil python3-tqdm
   chromium  # headless rendering of the HTML report (tests/python/test_report.py)
   umap-learn

@@ -1,0 +1,62 @@
+#include "spatial/reader_util.hpp"
+
+#include <unordered_map>
+
+#include "spatialembed/common/error.hpp"
+
+namespace spatialembed::detail {
+
+std::string existing_file(const std::filesystem::path& path, const char* what) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  SPATIALEMBED_CHECK(std::filesystem::exists(status), IOError, "{} not found: {}", what, path.string());
+  SPATIALEMBED_CHECK(std::filesystem::is_regular_file(status), IOError, "{} is not a regular file: {}", what,
+                     path.string());
+  return path.string();
+}
+
+void keep_in_tissue(Spots& spots) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < spots.size(); ++i) {
+    if (!spots.in_tissue[i]) continue;
+    spots.ids[kept] = std::move(spots.ids[i]);
+    spots.x[kept] = spots.x[i];
+    spots.y[kept] = spots.y[i];
+    spots.array_col[kept] = spots.array_col[i];
+    spots.array_row[kept] = spots.array_row[i];
+    spots.in_tissue[kept] = 1;
+    if (!spots.labels.empty()) spots.labels[kept] = std::move(spots.labels[i]);
+    ++kept;
+  }
+  spots.ids.resize(kept);
+  spots.x.resize(kept);
+  spots.y.resize(kept);
+  spots.array_col.resize(kept);
+  spots.array_row.resize(kept);
+  spots.in_tissue.resize(kept);
+  if (!spots.labels.empty()) spots.labels.resize(kept);
+}
+
+namespace {
+
+// Genes are matched across sections by name, or by id where names repeat, so one of the two
+// must identify each column.
+void check_distinct_genes(const Section& section) {
+  const bool by_id = !section.gene_ids.empty();
+  const auto& keys = by_id ? section.gene_ids : section.gene_names;
+  std::unordered_map<std::string, std::size_t> first;
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    const auto [it, inserted] = first.emplace(keys[j], j);
+    SPATIALEMBED_CHECK(inserted, FormatError, "{}: gene {} '{}' occurs twice (columns {} and {}); genes must be distinct",
+                       section.provenance.counts_path, by_id ? "id" : "name", keys[j], it->second + 1, j + 1);
+  }
+}
+
+}  // namespace
+
+void finish_section(Section& section) {
+  check_distinct_genes(section);
+  section.validate();
+}
+
+}  // namespace spatialembed::detail

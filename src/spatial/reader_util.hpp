@@ -1,0 +1,21 @@
+#pragma once
+// Steps shared by the spatial readers. Internal.
+
+#include <filesystem>
+#include <string>
+
+#include "spatialembed/spatial/section.hpp"
+
+namespace spatialembed::detail {
+
+/// `path` as a string when it is a regular file; otherwise IOError naming it and `what` it is.
+std::string existing_file(const std::filesystem::path& path, const char* what);
+
+/// Drops the spots whose in_tissue flag is 0.
+void keep_in_tissue(Spots& spots);
+
+/// The last step of every reader: gene names (or ids, when given) must be distinct, the image
+/// must cover the spots, and the section must pass `Section::validate()`.
+void finish_section(Section& section);
+
+}  // namespace spatialembed::detail
