@@ -12,13 +12,18 @@ std::string existing_file(const std::filesystem::path& path, const char* what) {
   SPATIALEMBED_CHECK(std::filesystem::exists(status), IOError, "{} not found: {}", what, path.string());
   SPATIALEMBED_CHECK(std::filesystem::is_regular_file(status), IOError, "{} is not a regular file: {}", what,
                      path.string());
-  return path.string();
+  // Absolute, so that a Section stays usable after the working directory changes.
+  return std::filesystem::absolute(path).lexically_normal().string();
 }
 
 void keep_in_tissue(Spots& spots) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < spots.size(); ++i) {
     if (!spots.in_tissue[i]) continue;
+    if (kept == i) {  // nothing to move yet (and a self-move would empty the strings)
+      ++kept;
+      continue;
+    }
     spots.ids[kept] = std::move(spots.ids[i]);
     spots.x[kept] = spots.x[i];
     spots.y[kept] = spots.y[i];

@@ -1,0 +1,251 @@
+"""The :class:`Section`: an H&E image, the spots on it and their counts."""
+import os
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+
+from .. import _core
+
+
+class Section:
+    """One spatial-transcriptomics section: spots paired with their count rows by id, the
+    genes, the H&E image and where everything came from.
+
+    Get one from :func:`read_her2st`, :func:`read_stimage1k4m`, :func:`read_visium` or
+    :meth:`from_anndata`. Coordinates are full-resolution image pixels (x = column,
+    y = row).
+
+    Attributes
+    ----------
+    name : str
+        Section or slide name.
+    spots : pandas.DataFrame
+        One row per spot, indexed by spot id: ``x``, ``y`` (float64, full-resolution pixels),
+        ``array_row``, ``array_col`` (int64 grid position, -1 if unknown), ``in_tissue``
+        (bool) and ``label`` when labels are set.
+    counts : scipy.sparse.csr_matrix
+        (n_spots, n_genes) float32 raw counts, rows in ``spots`` order.
+    genes : pandas.Index
+        Gene names (may repeat in Visium data, where ``gene_ids`` tell them apart).
+    gene_ids : pandas.Index or None
+        Ensembl ids where the layout has them.
+    spot_diameter : float
+        Spot diameter in full-resolution pixels.
+    spots_without_counts, counts_without_spots : list of str
+        Ids the reader could not pair (left out of the section).
+    provenance : dict
+        ``layout``, ``image_path``, ``counts_path``, ``spots_path``, ``scalefactors_path``,
+        ``image_scale`` (image pixels per full-resolution pixel) and the Visium scale factors.
+    """
+
+    def __init__(self, cpp):
+        if not isinstance(cpp, _core.Section):
+            raise TypeError("use read_her2st, read_stimage1k4m, read_visium or Section.from_anndata")
+        self._cpp = cpp
+        self._spots = None
+        self._counts = None
+
+    # ------------------------------------------------------------------ plain data
+    @property
+    def name(self):
+        return self._cpp.name
+
+    @property
+    def n_spots(self):
+        return self._cpp.n_spots
+
+    @property
+    def n_genes(self):
+        return self._cpp.n_genes
+
+    @property
+    def spots(self):
+        if self._spots is None:
+            s = self._cpp.spots
+            frame = pd.DataFrame({"x": s.x, "y": s.y, "array_row": s.array_row, "array_col": s.array_col,
+                                  "in_tissue": s.in_tissue}, index=pd.Index(s.ids, name="spot"))
+            if s.labels:
+                frame["label"] = pd.Categorical(s.labels)
+            self._spots = frame
+        return self._spots
+
+    @property
+    def counts(self):
+        if self._counts is None:
+            indptr, indices, data, shape = self._cpp.counts_csr()
+            self._counts = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+        return self._counts
+
+    @property
+    def genes(self):
+        return pd.Index(self._cpp.gene_names, name="gene")
+
+    @property
+    def gene_ids(self):
+        ids = self._cpp.gene_ids
+        return pd.Index(ids, name="gene_id") if ids else None
+
+    @property
+    def spot_diameter(self):
+        return self._cpp.spot_diameter
+
+    @property
+    def spots_without_counts(self):
+        return list(self._cpp.spots_without_counts)
+
+    @property
+    def counts_without_spots(self):
+        return list(self._cpp.counts_without_spots)
+
+    @property
+    def warnings(self):
+        return list(self._cpp.warnings)
+
+    @property
+    def provenance(self):
+        p = self._cpp.provenance
+        return {name: getattr(p, name) for name in ("layout", "image_path", "counts_path", "spots_path",
+                                                     "scalefactors_path", "image_scale", "tissue_hires_scalef",
+                                                     "tissue_lowres_scalef")}
+
+    def __repr__(self):
+        return (f"Section({self.name!r}: {self.n_spots} spots x {self.n_genes} genes, "
+                f"spot diameter {self.spot_diameter:.1f} px, {self.provenance['layout']})")
+
+    def set_labels(self, labels):
+        """Attach one annotation per spot (e.g. pathologist regions) for plots and evaluation.
+
+        Parameters
+        ----------
+        labels : mapping or pandas.Series (spot id -> label) or sequence of n_spots labels
+            Spots missing from a mapping get the label ``""``.
+        """
+        if isinstance(labels, (dict, pd.Series)):
+            mapping = dict(labels)
+            values = [str(mapping.get(i, "")) for i in self._cpp.spots.ids]
+        else:
+            values = [str(v) for v in labels]
+            if len(values) != self.n_spots:
+                raise ValueError(f"labels has {len(values)} entries for {self.n_spots} spots")
+        spots = self._cpp.spots
+        spots.labels = values
+        self._cpp.spots = spots
+        self._spots = None
+        return self
+
+    # ------------------------------------------------------------------ AnnData
+    def to_anndata(self, library_id=None):
+        """This section as an AnnData with scanpy/squidpy's spatial conventions.
+
+        ``X`` = raw counts (CSR float32), ``obs`` = the spot table without x/y,
+        ``obsm["spatial"]`` = (x, y) full-resolution pixels, ``var`` indexed by gene name
+        (made unique with ``-1``, ``-2``… suffixes where names repeat, as AnnData's
+        ``var_names_make_unique``) with ``gene_ids``, and
+        ``uns["spatial"][library_id]`` with ``scalefactors`` (``spot_diameter_fullres``,
+        ``tissue_hires_scalef``, ``tissue_lowres_scalef``) and ``metadata`` (the source
+        files, so :meth:`from_anndata` can find the image again).
+        """
+        import anndata
+
+        library_id = library_id or self.name
+        obs = self.spots.drop(columns=["x", "y"]).copy()
+        obs.index = obs.index.astype(str)
+        var = pd.DataFrame(index=pd.Index(self._cpp.gene_names, name=None).astype(str))
+        if self.gene_ids is not None:
+            var["gene_ids"] = list(self._cpp.gene_ids)
+        adata = anndata.AnnData(X=self.counts.copy(), obs=obs, var=var)
+        adata.var_names_make_unique()
+        adata.obsm["spatial"] = self.spots[["x", "y"]].to_numpy(dtype=np.float64)
+        p = self.provenance
+        scalefactors = {"spot_diameter_fullres": float(self.spot_diameter)}
+        for key in ("tissue_hires_scalef", "tissue_lowres_scalef"):
+            if p[key] > 0:
+                scalefactors[key] = float(p[key])
+        metadata = {key: str(p[key]) for key in ("layout", "image_path", "counts_path", "spots_path")}
+        metadata["image_scale"] = float(p["image_scale"])
+        adata.uns["spatial"] = {library_id: {"images": {}, "scalefactors": scalefactors, "metadata": metadata}}
+        return adata
+
+    @classmethod
+    def from_anndata(cls, adata, library_id=None, image=None, counts_layer=None):
+        """A Section from an AnnData in scanpy/squidpy's spatial conventions.
+
+        Parameters
+        ----------
+        adata : anndata.AnnData
+            ``X`` (or ``layers[counts_layer]``) holds raw counts (spots x genes);
+            ``obsm["spatial"]`` the (x, y) full-resolution pixel positions;
+            ``uns["spatial"][library_id]["scalefactors"]["spot_diameter_fullres"]`` the spot
+            diameter. ``obs`` columns ``in_tissue``, ``array_row``, ``array_col`` and
+            ``label`` are used when present; ``var["gene_ids"]`` when present.
+        library_id : str, optional
+            Key in ``uns["spatial"]``; needed only when there are several.
+        image : str or path, optional
+            Full-resolution image for tiles; default: the ``metadata["image_path"]`` written
+            by :meth:`to_anndata` when that file exists.
+        counts_layer : str, optional
+            Layer holding the raw counts instead of ``X``.
+
+        Raises
+        ------
+        ValueError
+            Missing ``obsm["spatial"]`` or scale factors, negative or non-finite counts.
+        """
+        if "spatial" not in adata.obsm:
+            raise ValueError("adata.obsm['spatial'] (spot x, y in full-resolution pixels) is missing")
+        spatial = adata.uns.get("spatial", {})
+        if library_id is None:
+            if len(spatial) > 1:
+                raise ValueError(f"adata.uns['spatial'] holds several libraries {sorted(spatial)}; pass library_id")
+            library_id = next(iter(spatial), None)
+        entry = spatial.get(library_id, {}) if library_id is not None else {}
+        scalefactors = entry.get("scalefactors", {})
+        if "spot_diameter_fullres" not in scalefactors:
+            raise ValueError(f"adata.uns['spatial'][{library_id!r}]['scalefactors']['spot_diameter_fullres'] is missing")
+        metadata = entry.get("metadata", {})
+
+        cpp = _core.Section()
+        cpp.name = str(library_id or "section")
+        spots = _core.Spots()
+        obs = adata.obs
+        n = adata.n_obs
+        xy = np.asarray(adata.obsm["spatial"], dtype=np.float64)
+        if xy.ndim != 2 or xy.shape[1] < 2:
+            raise ValueError(f"adata.obsm['spatial'] must be (n_spots, 2), got shape {xy.shape}")
+        spots.ids = [str(i) for i in adata.obs_names]
+        spots.x, spots.y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        spots.array_row = np.asarray(obs["array_row"] if "array_row" in obs else np.full(n, -1), dtype=np.int64)
+        spots.array_col = np.asarray(obs["array_col"] if "array_col" in obs else np.full(n, -1), dtype=np.int64)
+        spots.in_tissue = np.asarray(obs["in_tissue"] if "in_tissue" in obs else np.ones(n), dtype=np.uint8)
+        if "label" in obs:
+            spots.labels = [str(v) for v in obs["label"]]
+        cpp.spots = spots
+
+        counts = adata.layers[counts_layer] if counts_layer else adata.X
+        counts = scipy.sparse.csr_matrix(counts, dtype=np.float32)
+        counts.sort_indices()
+        cpp.set_counts(counts.indptr.astype(np.int64), counts.indices.astype(np.int32), counts.data,
+                       counts.shape[0], counts.shape[1])
+        cpp.integer_counts = bool(np.all(np.mod(counts.data, 1) == 0))
+        cpp.gene_names = [str(g) for g in adata.var_names]
+        if "gene_ids" in adata.var:
+            cpp.gene_ids = [str(g) for g in adata.var["gene_ids"]]
+        cpp.spot_diameter = float(scalefactors["spot_diameter_fullres"])
+
+        provenance = _core.Provenance()
+        provenance.layout = "anndata"
+        for key in ("counts_path", "spots_path"):
+            setattr(provenance, key, str(metadata.get(key, "")))
+        image_path = os.fspath(image) if image is not None else str(metadata.get("image_path", ""))
+        if image is not None and not os.path.isfile(image_path):
+            raise OSError(f"image not found: {image_path}")
+        if image_path and os.path.isfile(image_path):
+            provenance.image_path = image_path
+            if image is None:
+                provenance.image_scale = float(metadata.get("image_scale", 1.0))
+        for key in ("tissue_hires_scalef", "tissue_lowres_scalef"):
+            setattr(provenance, key, float(scalefactors.get(key, 0.0)))
+        cpp.provenance = provenance
+        cpp.validate()
+        return cls(cpp)
