@@ -2,7 +2,6 @@
 import os
 
 import numpy as np
-import pandas as pd
 import scipy.sparse
 
 from .. import _core
@@ -62,6 +61,8 @@ class Section:
     @property
     def spots(self):
         if self._spots is None:
+            import pandas as pd
+
             s = self._cpp.spots
             frame = pd.DataFrame({"x": s.x, "y": s.y, "array_row": s.array_row, "array_col": s.array_col,
                                   "in_tissue": s.in_tissue}, index=pd.Index(s.ids, name="spot"))
@@ -79,10 +80,14 @@ class Section:
 
     @property
     def genes(self):
+        import pandas as pd
+
         return pd.Index(self._cpp.gene_names, name="gene")
 
     @property
     def gene_ids(self):
+        import pandas as pd
+
         ids = self._cpp.gene_ids
         return pd.Index(ids, name="gene_id") if ids else None
 
@@ -121,6 +126,8 @@ class Section:
         labels : mapping or pandas.Series (spot id -> label) or sequence of n_spots labels
             Spots missing from a mapping get the label ``""``.
         """
+        import pandas as pd
+
         if isinstance(labels, (dict, pd.Series)):
             mapping = dict(labels)
             values = [str(mapping.get(i, "")) for i in self._cpp.spots.ids]
@@ -147,6 +154,7 @@ class Section:
         files, so :meth:`from_anndata` can find the image again).
         """
         import anndata
+        import pandas as pd
 
         library_id = library_id or self.name
         obs = self.spots.drop(columns=["x", "y"]).copy()
