@@ -74,7 +74,7 @@ void read_delimited(const std::string& path, char delimiter, const std::function
     std::fclose(probe);
     if (is_directory) detail::raise<IOError>("{} is not a readable file (a directory?)", path);
   }
-  gzbuffer(file.get(), 1 << 20);
+  gzbuffer(file.get(), 1 << 18);
 
   csv_parser parser;
   if (csv_init(&parser, CSV_APPEND_NULL) != 0) detail::raise<Error>("libcsv could not be initialised");
@@ -82,7 +82,7 @@ void read_delimited(const std::string& path, char delimiter, const std::function
   csv_set_delim(&parser, static_cast<unsigned char>(delimiter));
 
   RowCollector collector{path, on_row, {}, {}, {}, 0, true};
-  std::vector<char> chunk(1 << 20);
+  std::vector<char> chunk(1 << 18);
   for (;;) {
     const int got = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
     if (got < 0) {

@@ -257,3 +257,74 @@ class Section:
         cpp.provenance = provenance
         cpp.validate()
         return cls(cpp)
+
+    # ------------------------------------------------------------------ plots
+    def plot(self, gene=None, label=None, ax=None, image=True, max_side=1500, cmap="viridis", spot_alpha=0.8):
+        """The H&E image with the spots drawn at their size, coloured by a gene or a label.
+
+        Parameters
+        ----------
+        gene : str, optional
+            Colour by this gene's log1p(normalize_total) expression (scanpy's definitions,
+            target 1e4 counts per spot).
+        label : str or bool, optional
+            Colour by the spot labels (``True``, or the name of a column of ``spots``).
+        ax : matplotlib Axes, optional
+        image : bool
+            Draw the image under the spots (decoded at most ``max_side`` pixels on its long
+            side).
+        Returns
+        -------
+        matplotlib Axes
+        """
+        import matplotlib.pyplot as plt
+        from matplotlib.collections import EllipseCollection
+
+        if gene is not None and label is not None:
+            raise ValueError("give gene or label, not both")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 7))
+        spots = self.spots
+        scale = 1.0
+        if image and self.provenance["image_path"]:
+            picture, scale = self.thumbnail(max_side)
+            ax.imshow(picture)
+        x, y = spots["x"].to_numpy() * scale, spots["y"].to_numpy() * scale
+        size = np.full(len(x), self.spot_diameter * scale)
+        collection = EllipseCollection(size, size, np.zeros(len(x)), units="xy", offsets=np.c_[x, y],
+                                       offset_transform=ax.transData, alpha=spot_alpha)
+        if gene is not None:
+            collection.set_array(self._log_expression(gene))
+            collection.set_cmap(cmap)
+            ax.figure.colorbar(collection, ax=ax, shrink=0.7, label=f"{gene}, log1p(normalised counts)")
+        elif label is not None:
+            column = "label" if label is True else label
+            if column not in spots:
+                raise ValueError(f"no spot column {column!r}; set labels with Section.set_labels")
+            values = spots[column].astype(str)
+            names = sorted(values.unique())
+            colours = plt.get_cmap("tab20")(np.arange(len(names)) % 20)
+            collection.set_facecolor(colours[[names.index(v) for v in values]])
+            for name, colour in zip(names, colours):
+                ax.scatter([], [], color=colour, label=name)
+            ax.legend(loc="upper right", fontsize="small", title=column)
+        ax.add_collection(collection)
+        if not (image and self.provenance["image_path"]):
+            ax.set_xlim(x.min() - size[0], x.max() + size[0])
+            ax.set_ylim(y.max() + size[0], y.min() - size[0])
+            ax.set_aspect("equal")
+        ax.set_title(self.name)
+        ax.set_axis_off()
+        return ax
+
+    def _log_expression(self, gene):
+        names = self._cpp.gene_names
+        matches = [j for j, g in enumerate(names) if g == gene]
+        if not matches:
+            raise ValueError(f"gene {gene!r} is not in section {self.name!r}")
+        counts = self.counts
+        totals = np.asarray(counts.sum(axis=1)).ravel()
+        column = np.asarray(counts[:, matches[0]].todense()).ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            normalised = np.where(totals > 0, column / totals * 1e4, 0.0)
+        return np.log1p(normalised)
