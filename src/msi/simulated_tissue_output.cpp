@@ -2,8 +2,6 @@
 // PNG one ion image per thread at a time, the truth JSON; all of them staged by OutputStaging
 // (common/output_staging.hpp) under temporary names renamed only when everything was written.
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
