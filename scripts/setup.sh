@@ -54,8 +54,8 @@ quietly() {
 # 10 % and at the end, or "up to date" when nothing was built.
 progress() {
   awk -v prefix="setup: $STAGE:" -v what="$1" '
-    match($0, /^\[[0-9]+\/[0-9]+\]/) {
-      split(substr($0, 2, RLENGTH - 2), n, "/")
+    match($0, /\[[0-9]+\/[0-9]+\]/) && substr($0, 1, RSTART - 1) ~ /^[ \t]*$/ {
+      split(substr($0, RSTART + 1, RLENGTH - 2), n, "/")
       percent = int(100 * n[1] / n[2])
       if (n[1] == n[2] || percent >= shown + 10) {
         shown = percent - percent % 10
@@ -64,7 +64,7 @@ progress() {
       }
       steps = 1
     }
-    END { if (!steps) printf "%s %s up to date\n", prefix, what }'
+    END { if (!steps) printf "%s %s: nothing to do\n", prefix, what }'
 }
 
 on_error() {
@@ -73,7 +73,7 @@ on_error() {
   echo "setup: FAILED at stage $STAGE (exit status $status)" >&2
   if [ -s "$LOG" ]; then
     echo "setup: the last lines of $LOG:" >&2
-    tail -n 40 "$LOG" | sed 's/^/    /' >&2
+    grep -Ev '^[[:space:]]*\[[0-9]+/[0-9]+\] ' "$LOG" | tail -n 40 | sed 's/^/    /' >&2  # less ninja's progress
   fi
   echo "setup: what to do: $HINT" >&2
   echo "setup: then run scripts/setup.sh again (it resumes where it stopped)." >&2
