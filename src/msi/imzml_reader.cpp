@@ -65,7 +65,8 @@ std::string read_text_file(const std::string& path) {
   SPATIALEMBED_CHECK(::stat(path.c_str(), &st) == 0, IOError, "{}: cannot open the imzML file: {}", path,
                      std::strerror(errno));
   SPATIALEMBED_CHECK(!S_ISDIR(st.st_mode), IOError,
-                     "{}: is a folder, not an .imzML file (a folder of PNG ion images is read with read_png_stack)",
+                     "{}: is a folder, not an .imzML file (a folder of PNG ion images is read with "
+                     "IonImageStack.from_png_dir, C++ read_png_stack)",
                      path);
   SPATIALEMBED_CHECK(S_ISREG(st.st_mode), IOError, "{}: is not a regular file", path);
   std::ifstream in(path, std::ios::binary);
