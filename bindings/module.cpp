@@ -14,6 +14,7 @@ void bind_msi(py::module_& m);
 void bind_pipeline(py::module_& m);
 void bind_simulate(py::module_& m);
 void bind_spatial(py::module_& m);
+void bind_output_staging(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "spatialembed's C++ core; use the estimators in the spatialembed package.";
   m.attr("__version__") = spatialembed::version();
   sb::register_errors(m);
+  sb::bind_output_staging(m);  // after register_errors: UnsafeOutputError before OSError
   sb::bind_neighbors(m);
   sb::bind_cluster(m);
   sb::bind_manifold(m);

@@ -160,17 +160,23 @@ void bind_msi(py::module_& m) {
       .def_property_readonly("uuid", &ImzMLWriter::uuid)
       .def_property_readonly("ibd_path", &ImzMLWriter::ibd_path);
 
+  py::class_<PngStackOptions>(m, "PngStackOptions", "Options of read_png_stack.")
+      .def(py::init<>())
+      .def_readwrite("max_image_pixels", &PngStackOptions::max_image_pixels,
+                     "Largest image read, in pixels (width x height), checked against each PNG's header before "
+                     "decoding. Default 2^27 = 134,217,728; range 1 .. 2^40.")
+      .def("validate", &PngStackOptions::validate);
   m.def(
       "read_png_stack",
-      [](const std::string& folder) {
+      [](const std::string& folder, const PngStackOptions& options) {
         IonImageStack stack;
         {
           py::gil_scoped_release release;
-          stack = read_png_stack(folder);
+          stack = read_png_stack(folder, options);
         }
         return stack_to_python(std::move(stack));
       },
-      py::arg("folder"));
+      py::arg("folder"), py::arg("options") = PngStackOptions{});
   m.def(
       "write_png_stack",
       [](const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz, const std::string& folder,

@@ -118,17 +118,17 @@ void bind_prepared(py::module_& m) {
       .def_static(
           "from_png_dir",
           [](const std::string& folder, bool tic_normalize, double hotspot_quantile, std::size_t median_filter,
-             int num_threads, const py::object& progress) {
+             int num_threads, const py::object& progress, const PngStackOptions& png) {
             const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
             IonImageStack stack;
             {
               py::gil_scoped_release release;
-              stack = read_png_stack(folder);
+              stack = read_png_stack(folder, png);
             }
             return prepared(o, std::move(stack));  // moved, never copied
           },
           py::arg("folder"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
-          py::arg("num_threads"), py::arg("progress"))
+          py::arg("num_threads"), py::arg("progress"), py::arg("png") = PngStackOptions{})
       .def_static(
           "from_imzml",
           [](const ImzMLReader& reader, const CArray<double>& mz, double tolerance, const std::string& unit,

@@ -8,7 +8,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-scripts/setup.sh >/dev/null
+# Set-up prints one line per stage (several minutes on a fresh machine, seconds when up to date).
+scripts/setup.sh
 DATA=${SPATIALEMBED_DATA:-$ROOT/../shared/data}
 KIDNEY=$DATA/msi/mouse_kidney/mouse_kidney_nyakas2013.imzML
 OUT=results/cluster-ions

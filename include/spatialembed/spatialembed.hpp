@@ -5,6 +5,8 @@
 #include "spatialembed/cluster/dbscan.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/matrix_view.hpp"
+#include "spatialembed/common/memory.hpp"
+#include "spatialembed/common/output_staging.hpp"
 #include "spatialembed/common/parallel.hpp"
 #include "spatialembed/common/progress.hpp"
 #include "spatialembed/common/random.hpp"

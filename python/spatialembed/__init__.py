@@ -3,7 +3,7 @@
 The estimators follow scikit-learn's conventions (``fit``, ``fit_predict``,
 ``get_params``/``set_params``) and work inside :class:`sklearn.pipeline.Pipeline`.
 """
-from ._core import __version__
+from ._core import UnsafeOutputError, __version__
 from .cluster import DBSCAN
 from .manifold import UMAP
 from .metrics import (adjusted_rand_score, knn_recall, nearest_neighbors, normalized_mutual_info_score,
@@ -17,7 +17,7 @@ from .simulate import load_truth, simulate_tissue
 __all__ = ["DBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader",
            "ImzMLWriter", "IonImageStack", "adjusted_rand_score", "isotope_pairs", "k_distance", "k_distance_knee",
            "knn_recall", "load_truth", "nearest_neighbors", "normalized_mutual_info_score", "pick_peaks", "PreparedIonImages",
-           "silhouette_samples", "silhouette_score", "simulate_tissue", "trustworthiness", "__version__"]
+           "silhouette_samples", "silhouette_score", "simulate_tissue", "trustworthiness", "UnsafeOutputError", "__version__"]
 from .spatial import Section, read_her2st, read_stimage1k4m, read_visium
 
 __all__ += ["Section", "read_her2st", "read_stimage1k4m", "read_visium"]

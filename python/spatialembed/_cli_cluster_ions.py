@@ -11,7 +11,9 @@ def add_parser(subparsers):
     p.add_argument("input", metavar="INPUT", help="an .imzML file (with its .ibd) or a folder of <m/z>.png ion images")
     p.add_argument("--out", required=True, help="output folder (must not exist unless --overwrite)")
     p.add_argument("--method", choices=["nn", "umap_only", "both"], default="both", help="pipeline(s) (default: both)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output folder, if it is empty or an earlier spatialembed output (never "
+                        "the input or a folder holding it)")
     select = p.add_argument_group("m/z selection (imzML)")
     select.add_argument("--mz-list", metavar="FILE", help="m/z to image, one per line (first CSV column)")
     select.add_argument("--top-n", type=int, default=100, help="else the N most intense mean-spectrum peaks (default: 100)")
@@ -21,6 +23,8 @@ def add_parser(subparsers):
     select.add_argument("--tolerance", type=float, default=None,
                         help="ion-image m/z half-width (default: half the median peak FWHM of the mean spectrum)")
     select.add_argument("--tolerance-unit", choices=["ppm", "da"], default="ppm", help="(default: ppm)")
+    select.add_argument("--max-image-pixels", type=int, default=None, metavar="N",
+                        help="PNG folder: largest image read, width x height (default: 134217728 = 2^27)")
     select.add_argument("--normalization", choices=["none", "tic", "rms"], default="none",
                         help="per-pixel spectrum normalisation (default: none)")
     nn = p.add_argument_group("CNN (method nn)")
@@ -61,7 +65,8 @@ def run(args):
     methods = ["nn", "umap_only"] if args.method == "both" else [args.method]
     load_options = dict(mz_list=read_mz_list(args.mz_list) if args.mz_list else None, top_n=args.top_n, snr=args.snr,
                         half_window=args.half_window, bin_ppm=args.bin_ppm, tolerance=args.tolerance,
-                        tolerance_unit=args.tolerance_unit, normalization=args.normalization, n_jobs=args.threads)
+                        tolerance_unit=args.tolerance_unit, normalization=args.normalization, n_jobs=args.threads,
+                        max_image_pixels=args.max_image_pixels)
     clustering_options = dict(
         embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
                           input_size=args.input_size),

@@ -29,7 +29,7 @@ def add_parser(subparsers):
     p.add_argument("--no-tissue-mask", action="store_true", help="measure every pixel of the canvas")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--jobs", type=int, default=None, help="threads (default: all cores)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (a PNG folder only if empty or an earlier spatialembed output)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p

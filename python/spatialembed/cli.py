@@ -28,12 +28,19 @@ def main(argv=None):
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
     Bad input (invalid arguments, unreadable or existing files) prints ``spatialembed: error: …``
-    to stderr and returns 2 (argument errors) or 1 (errors while running).
+    to stderr and returns 2 (argument errors, and an output ``--overwrite`` may not replace:
+    an input, a folder holding one, a link, a folder spatialembed did not write) or 1
+    (errors while running).
     """
+    from ._core import UnsafeOutputError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
+    except UnsafeOutputError as error:  # --overwrite refused: a usage error, like a bad argument
+        print(f"spatialembed {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as error:
         print(f"spatialembed {args.command}: error: {error}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ arrays without copies where the memory allows. Errors: ``OSError`` for files tha
 opened or read, ``ValueError`` for malformed files (naming the file and the byte offset or
 XML element) and invalid arguments.
 """
+import numbers
 import warnings
 
 import numpy as np
@@ -184,6 +185,18 @@ class ImzMLWriter:
     uuid = property(lambda self: self._writer.uuid)
 
 
+def png_stack_options(max_image_pixels=None):
+    """The C++ ``PngStackOptions``, its defaults kept where None; C++ validates."""
+    options = _core.PngStackOptions()
+    if max_image_pixels is not None:
+        if isinstance(max_image_pixels, bool) or not isinstance(max_image_pixels, numbers.Integral) \
+                or max_image_pixels < 1:
+            raise ValueError(f"max_image_pixels must be an integer >= 1, got {max_image_pixels!r}")
+        options.max_image_pixels = int(max_image_pixels)
+    options.validate()
+    return options
+
+
 class IonImageStack:
     """Ion images of one section: ``images`` (n_images, height, width) float32, ``mask``
     (height, width) bool (pixels measured), ``mz`` (n_images,) float64, ``pixel_size``
@@ -251,10 +264,14 @@ class IonImageStack:
         return stack
 
     @classmethod
-    def from_png_dir(cls, path):
+    def from_png_dir(cls, path, *, max_image_pixels=None):
         """Ion images from a folder of PNGs named by m/z (``409.045.png``), 8 or 16 bit,
-        alpha at its maximum = measured pixel; values scaled to [0, 1]."""
-        return cls._from_core(_core.read_png_stack(str(path)))
+        alpha at its maximum = measured pixel; values scaled to [0, 1]. Other files are ignored.
+
+        ``max_image_pixels`` (None = the C++ default, 2**27): a PNG whose header states more
+        pixels (width × height) raises ``ValueError`` naming the file and its size, before
+        anything is decoded; so does a stack needing more memory than the machine has."""
+        return cls._from_core(_core.read_png_stack(str(path), png_stack_options(max_image_pixels)))
 
     def to_png_dir(self, path, *, bit_depth=8):
         """Write one ``<m/z>.png`` per image (grey + alpha); values are clipped to [0, 1]."""

@@ -10,7 +10,7 @@ from . import _core
 from ._result import IonImageClusteringResult
 from ._validation import num_threads, tolerance as parse_tolerance
 from .manifold import UMAP
-from .msi import IonImageStack
+from .msi import IonImageStack, png_stack_options
 
 __all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"]
 
@@ -90,12 +90,13 @@ class PreparedIonImages:
 
     @classmethod
     def from_png_dir(cls, path, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, n_jobs=None,
-                     progress=None):
-        """Read a folder of ``<m/z>.png`` ion images (as :meth:`IonImageStack.from_png_dir`)
-        and prepare them, in C++ and without a second copy: peak memory ≈ the stack
-        (n_images × height × width × 4 bytes) plus O(n_images + height·width)."""
+                     progress=None, max_image_pixels=None):
+        """Read a folder of ``<m/z>.png`` ion images (as :meth:`IonImageStack.from_png_dir`,
+        with its ``max_image_pixels``) and prepare them, in C++ and without a second copy:
+        peak memory ≈ the stack (n_images × height × width × 4 bytes) plus O(n_images + height·width)."""
         return cls(_core.PreparedIonImages.from_png_dir(os.fspath(path), bool(tic_normalize), float(hotspot_quantile),
-                                                        int(median_filter), num_threads(n_jobs), progress))
+                                                        int(median_filter), num_threads(n_jobs), progress,
+                                                        png_stack_options(max_image_pixels)))
 
     @classmethod
     def from_imzml(cls, reader, mz, *, tol_ppm=None, tol_da=None, aggregate="sum", normalization="none",

@@ -6,11 +6,11 @@ Each step is a public function so that notebooks can run, inspect or replace any
 :class:`IonImageClustering` per method on the prepared images → :func:`compare_clusterings`
 → :func:`write_outputs`.
 """
+import codecs
 import csv
 import json
 import os
-import shutil
-import tempfile
+import re
 import time
 from pathlib import Path
 
@@ -23,33 +23,94 @@ __all__ = ["load_ion_images", "prepare_ion_images", "read_mz_list", "read_refere
            "write_outputs", "peak_half_width_ppm"]
 
 
+_MAX_LIST_BYTES = 64 << 20  # an m/z list larger than this is not one
+
+
+def _read_text(path, what):
+    """The text of a small text file: UTF-8 (a byte-order mark is dropped) or UTF-16 with a
+    byte-order mark; anything else raises ValueError naming the file and the offending byte."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not {what}")
+    size = path.stat().st_size  # OSError (naming the file) when missing or unreadable
+    if size > _MAX_LIST_BYTES:
+        raise ValueError(f"{path}: {size} bytes is too large for {what} (at most {_MAX_LIST_BYTES >> 20} MiB)")
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}: starts with a UTF-16 byte-order mark but is not valid UTF-16 text "
+                             f"(byte offset {error.start})") from None
+    if b"\x00" in data:
+        raise ValueError(f"{path}: is not a text file (a NUL byte at byte offset {data.index(0)}; UTF-16 without a "
+                         f"byte-order mark, or binary data); give {what} as plain text (UTF-8)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: is not UTF-8 text (byte 0x{data[error.start]:02x} at byte offset {error.start}); "
+                         f"save {what} as plain text in UTF-8") from None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_mz_list(path):
-    """m/z values from a text or CSV file: the first number of each line; blank lines, lines
-    starting with ``#`` and a non-numeric header line are skipped.
+    """m/z values from a text or CSV file: the first field of each line (fields separated by
+    a tab, ``;``, ``,`` or spaces, in that order of precedence); blank lines, lines starting
+    with ``#`` and header lines (with letters, before the first value) are skipped.
+
+    The file is UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark
+    (as spreadsheet programs save "Unicode text").
 
     Raises
     ------
     OSError
-        The file cannot be read.
+        The file cannot be read, or is a folder.
     ValueError
-        A line (other than a header) does not start with a number, or the file lists none.
+        Not text (binary, or neither UTF-8 nor UTF-16 with a byte-order mark); a line (other
+        than a header) that does not start with a number, e.g. a decimal comma; several
+        numbers on the only line (a list written across instead of one m/z per line); no
+        value; a value that is not finite and > 0. The message names the file and the line.
     """
-    values = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            field = line.replace(";", ",").replace("\t", ",").split(",")[0].strip()
-            if not field or field.startswith("#"):
-                continue
-            try:
-                values.append(float(field))
-            except ValueError:
-                if values or number > 1:
-                    raise ValueError(f"{path}, line {number}: expected an m/z value, got {field!r}") from None
+    text = _read_text(path, "an m/z list")
+    values, rows = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        separator = next((s for s in ("\t", ";", ",") if s in line), None)
+        fields = [f.strip() for f in (line.split(separator) if separator else line.split())]
+        try:
+            values.append(float(fields[0]))
+        except ValueError:
+            if not values and any(c.isalpha() for c in fields[0]):
+                continue  # a header line
+            hint = ""
+            if re.fullmatch(r"[+-]?\d+,\d+", fields[0]):
+                hint = " (a decimal comma? write m/z with a decimal point, e.g. 500.1)"
+            raise ValueError(f"{path}, line {number}: expected an m/z value, got {fields[0]!r}{hint}") from None
+        rows.append((number, fields, separator))
     if not values:
         raise ValueError(f"{path}: lists no m/z value")
+    number, fields, separator = rows[0]
+    if len(rows) == 1 and len(fields) > 1 and all(_is_number(f) for f in fields):
+        name = {"\t": "tabs", ";": "';'", ",": "','", None: "spaces"}[separator]
+        shown = ", ".join(fields[:4]) + (", …" if len(fields) > 4 else "")
+        raise ValueError(f"{path}, line {number}: {len(fields)} numbers separated by {name} ({shown}) on the only "
+                         f"line; give one m/z per line (of a table, the first column is read)")
     mz = np.asarray(values)
-    if not np.isfinite(mz).all() or (mz <= 0).any():
-        raise ValueError(f"{path}: m/z values must be finite and > 0")
+    bad = ~np.isfinite(mz) | (mz <= 0)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"{path}, line {rows[k][0]}: m/z values must be finite and > 0, got {rows[k][1][0]!r}")
     return mz
 
 
@@ -83,7 +144,8 @@ def peak_half_width_ppm(mz, intensities, index):
 
 
 def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, bin_ppm=5.0, tolerance=None,
-                    tolerance_unit="ppm", normalization="none", n_jobs=None, log=None, prepare=None):
+                    tolerance_unit="ppm", normalization="none", n_jobs=None, log=None, prepare=None,
+                    max_image_pixels=None):
     """Ion images of an imzML file (continuous or processed) or a PNG folder.
 
     imzML: the mean spectrum over all pixels (processed data on ``bin_ppm`` bins), then the
@@ -118,6 +180,9 @@ def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, b
         Preprocessing options (``tic_normalize``, ``hotspot_quantile``, ``median_filter``):
         return the images prepared for clustering (:class:`PreparedIonImages`), cut or decoded
         in C++ straight into the prepared buffer — the only copy of the images there is.
+    max_image_pixels : int, optional
+        PNG folder: the largest image read (width × height, checked from each PNG's header
+        before decoding); None = the C++ default, 2**27.
 
     Returns
     -------
@@ -138,7 +203,7 @@ def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, b
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
-        return _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_jobs)
+        return _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_jobs, max_image_pixels)
     with ImzMLReader(path) as reader:
         if len(reader) == 0:
             raise ValueError(f"{path}: the imzML file holds no spectra")
@@ -191,14 +256,14 @@ def _inside(mz, lo, hi, path, log):
     return mz[~outside]
 
 
-def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_jobs):
+def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_jobs, max_image_pixels):
     from .pipeline import PreparedIonImages
     facts = {"input": str(path), "format": "PNG folder"}
     start = time.perf_counter()
     if mz_list is None and prepare is not None:  # decoded in C++ straight into the prepared buffer
-        stack = PreparedIonImages.from_png_dir(path, n_jobs=n_jobs, **prepare)
+        stack = PreparedIonImages.from_png_dir(path, n_jobs=n_jobs, max_image_pixels=max_image_pixels, **prepare)
     else:
-        stack = IonImageStack.from_png_dir(path)
+        stack = IonImageStack.from_png_dir(path, max_image_pixels=max_image_pixels)
         if mz_list is not None:
             keep = _match_mz(stack.mz, np.asarray(mz_list, np.float64), 10.0 if tolerance is None else tolerance,
                              tolerance_unit) >= 0
@@ -238,8 +303,10 @@ def read_reference_grouping(path, mz, *, tolerance=10.0, tolerance_unit="ppm"):
     name : str
         "truth" or "GRINE".
     """
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    try:
+        data = json.loads(_read_text(path, "a reference grouping (JSON)"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
     mz = np.asarray(mz, np.float64)
     if isinstance(data, dict) and data.get("format") == "spatialembed.simulated_tissue":
         ref_mz = np.asarray(data["ions"]["mz"], np.float64)
@@ -386,13 +453,15 @@ def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, re
 
     The files are written into a temporary folder beside ``out`` and moved into place only
     when everything succeeded, so an interrupted or failed run leaves no half-written result.
+    The folder gets a marker file (``.spatialembed-output``) that lets a later ``overwrite``
+    replace it; ``overwrite`` never replaces anything else (see Raises).
 
     Parameters
     ----------
     input : str or os.PathLike
         imzML file or PNG folder (see :func:`load_ion_images`).
     out : str or os.PathLike
-        Output folder; must not exist unless ``overwrite`` (it is then replaced).
+        Output folder; must not exist unless ``overwrite`` (it is then replaced, when safe).
     methods : sequence of {"nn", "umap_only"}
     reference : str or os.PathLike, optional
         A truth or GRINE file to compare with (:func:`read_reference_grouping`).
@@ -411,16 +480,22 @@ def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, re
     ------
     FileExistsError
         ``out`` exists and ``overwrite`` is False.
+    UnsafeOutputError
+        (an OSError) ``overwrite`` is True but ``out`` may not be replaced: it is the input or
+        the reference, a folder that holds one of them or the working folder, a symbolic
+        link, not a folder, or a non-empty folder without the marker of an earlier
+        spatialembed run. Checked before any work.
     OSError, ValueError
         As the steps raise them; nothing is left in ``out``.
     """
+    from ._core import OutputStaging, check_output_path
     from .pipeline import IonImageClustering
     log = log or (lambda line: None)
     out = Path(out)
-    if out.exists() and not overwrite:
+    inputs = [os.fspath(input)] + ([os.fspath(reference)] if reference is not None else [])
+    if os.path.lexists(out) and not overwrite:
         raise FileExistsError(f"{out}: the output folder exists; choose another or pass --overwrite")
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a folder; not replacing it")
+    check_output_path(out, "folder", overwrite, inputs)  # before the long work: UnsafeOutputError says why not
     clustering_options = dict(clustering_options or {})
     prepared, spectrum, facts = prepare_ion_images(input, clustering_options, load_options=load_options, log=log)
     if clustering_options.get("isotope_tolerance") is None:
@@ -439,16 +514,12 @@ def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, re
                                       tolerance_unit=facts.get("tolerance_unit", "ppm"))
         facts["reference"] = f"{ref[1]}: {reference} ({int((ref[0] >= 0).sum())} ion images matched)"
     comparison = compare_clusterings(results, ref)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        write_outputs(staging, prepared, results, mean_spectrum=spectrum, facts=facts, comparison=comparison,
+    # The one output mechanism of spatialembed (C++ OutputStaging, as `simulate` uses): written into a
+    # hidden temporary folder beside `out`, marked, and renamed into place only when complete.
+    with OutputStaging(overwrite, inputs) as staging:
+        folder = staging.add(out, "folder")
+        write_outputs(folder, prepared, results, mean_spectrum=spectrum, facts=facts, comparison=comparison,
                       report=report)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        staging.commit()
     log(f"wrote {out}")
     return {"results": results, "comparison": comparison, "facts": facts, "out": out}

@@ -61,11 +61,33 @@ std::string default_ibd_path(const std::string& imzml) {
 }
 
 std::string read_text_file(const std::string& path) {
+  struct stat st {};
+  SPATIALEMBED_CHECK(::stat(path.c_str(), &st) == 0, IOError, "{}: cannot open the imzML file: {}", path,
+                     std::strerror(errno));
+  SPATIALEMBED_CHECK(!S_ISDIR(st.st_mode), IOError,
+                     "{}: is a folder, not an .imzML file (a folder of PNG ion images is read with "
+                     "IonImageStack.from_png_dir, C++ read_png_stack)",
+                     path);
+  SPATIALEMBED_CHECK(S_ISREG(st.st_mode), IOError, "{}: is not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   SPATIALEMBED_CHECK(in, IOError, "{}: cannot open the imzML file: {}", path, std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  try {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {  // libstdc++ throws from underflow on read errors
+    throw IOError(fmt::format("{}: read error: {}", path, e.what()));
+  }
   SPATIALEMBED_CHECK(!in.bad(), IOError, "{}: read error", path);
   return text;
+}
+
+// The first non-finite value of a float array, or n.
+template <class T>
+std::size_t first_non_finite(const T* values, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) {
+    if (!std::isfinite(values[j])) return j;
+  }
+  return n;
 }
 
 std::string to_hex(const unsigned char* bytes, std::size_t n) {
@@ -99,6 +121,37 @@ struct ImzMLReader::Impl {
       done += static_cast<std::size_t>(got);
     }
   }
+
+  // Throws FormatError naming the spectrum, its pixel and the value's byte offset when a
+  // float array holds NaN or infinity (integer arrays cannot). Every read goes through it.
+  void check_finite(const BinaryArrayRef& array, const void* values) const {
+    const std::size_t n = static_cast<std::size_t>(array.length);
+    std::size_t j = n;
+    double bad = 0;
+    if (array.type == BinaryDataType::float32) {
+      const auto* v = static_cast<const float*>(values);
+      if ((j = first_non_finite(v, n)) < n) bad = v[j];
+    } else if (array.type == BinaryDataType::float64) {
+      const auto* v = static_cast<const double*>(values);
+      if ((j = first_non_finite(v, n)) < n) bad = v[j];
+    }
+    if (j == n) return;
+    // The error path only: find the spectrum that owns the array.
+    const char* kind = std::isnan(bad) ? "a NaN" : "an infinite";
+    std::string owner = fmt::format("an array holds {} value", kind);
+    for (std::size_t i = 0; i < parsed.spectra.size(); ++i) {
+      const SpectrumRef& s = parsed.spectra[i];
+      const bool mz = s.mz.offset == array.offset, intensity = s.intensity.offset == array.offset;
+      if (!mz && !intensity) continue;
+      owner = fmt::format("spectrum {} (pixel x={}, y={}) has {} {}", i, s.coordinate.x, s.coordinate.y, kind,
+                          intensity ? "intensity" : "m/z value");
+      break;
+    }
+    const std::string where =
+        array.zlib ? fmt::format("element {} of the zlib-compressed array at byte offset {}", j, array.offset)
+                   : fmt::format("byte offset {} (element {})", array.offset + j * byte_size(array.type), j);
+    throw FormatError(fmt::format("{}: {} at {} of {}; values must be finite", path, owner, where, ibd_path));
+  }
 };
 
 ImzMLReader::ImzMLReader(const std::string& imzml_path, ImzMLOptions options) : impl_(std::make_unique<Impl>()) {
@@ -115,6 +168,8 @@ ImzMLReader::ImzMLReader(const std::string& imzml_path, ImzMLOptions options) : 
                      std::strerror(errno));
   struct stat st {};
   SPATIALEMBED_CHECK(::fstat(d.fd, &st) == 0, IOError, "{}: cannot stat: {}", d.ibd_path, std::strerror(errno));
+  SPATIALEMBED_CHECK(S_ISREG(st.st_mode), IOError, "{}: the .ibd of {} is not a regular file{}", d.ibd_path, imzml_path,
+                     S_ISDIR(st.st_mode) ? " but a folder" : "");
   d.ibd_size = static_cast<std::uint64_t>(st.st_size);
   msi_detail::check_index(d.parsed, d.ibd_size, imzml_path, d.ibd_path);
   if (options.check_uuid && !d.parsed.metadata.uuid.empty()) {
@@ -152,18 +207,20 @@ void ImzMLReader::read_raw(const BinaryArrayRef& array, void* out, std::vector<c
   const std::size_t bytes = static_cast<std::size_t>(array.length * byte_size(array.type));
   if (!array.zlib) {
     impl_->pread_exact(array.offset, bytes, static_cast<char*>(out));
-    return;
+  } else {
+    scratch.resize(static_cast<std::size_t>(array.encoded_length));
+    impl_->pread_exact(array.offset, scratch.size(), scratch.data());
+    msi_detail::inflate_exact(scratch.data(), scratch.size(), static_cast<char*>(out), bytes,
+                              fmt::format("{}: array at byte offset {}", impl_->ibd_path, array.offset));
   }
-  scratch.resize(static_cast<std::size_t>(array.encoded_length));
-  impl_->pread_exact(array.offset, scratch.size(), scratch.data());
-  msi_detail::inflate_exact(scratch.data(), scratch.size(), static_cast<char*>(out), bytes,
-                            fmt::format("{}: array at byte offset {}", impl_->ibd_path, array.offset));
+  impl_->check_finite(array, out);
 }
 
 void ImzMLReader::read_array(const BinaryArrayRef& array, std::vector<double>& out, std::vector<char>& scratch) const {
   out.resize(static_cast<std::size_t>(array.length));
   if (array.type == BinaryDataType::float64 && !array.zlib) {
     impl_->pread_exact(array.offset, out.size() * 8, reinterpret_cast<char*>(out.data()));
+    impl_->check_finite(array, out.data());
     return;
   }
   thread_local std::vector<char> raw;  // reused: no allocation per spectrum once warm

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/memory.hpp"
 
 namespace spatialembed {
 
@@ -24,6 +25,11 @@ void IonImageStack::validate() const {
   SPATIALEMBED_CHECK(images.size() == mz.size() * height * width, InvalidArgument,
                      "ion-image stack: {} values, expected n_images x height x width = {} x {} x {}", images.size(),
                      mz.size(), height, width);
+}
+
+void PngStackOptions::validate() const {
+  SPATIALEMBED_CHECK(max_image_pixels >= 1 && max_image_pixels <= (std::uint64_t{1} << 40), InvalidArgument,
+                     "max_image_pixels must be in 1 .. 2^40 (pixels per image), got {}", max_image_pixels);
 }
 
 namespace {
@@ -54,7 +60,8 @@ void decode_rgba(PngImage& png, const std::string& name, std::vector<T>& pixels,
 
 }  // namespace
 
-IonImageStack read_png_stack(const std::string& folder) {
+IonImageStack read_png_stack(const std::string& folder, const PngStackOptions& options) {
+  options.validate();
   std::error_code ec;
   SPATIALEMBED_CHECK(fs::is_directory(folder, ec), IOError, "{}: not a folder of PNG ion images", folder);
   std::vector<std::pair<double, fs::path>> files;
@@ -85,7 +92,15 @@ IonImageStack read_png_stack(const std::string& folder) {
     const bool sixteen = (png.image.format & PNG_FORMAT_FLAG_LINEAR) != 0;
     png.image.format = sixteen ? PNG_FORMAT_LINEAR_RGB_ALPHA : PNG_FORMAT_RGBA;
     const std::size_t H = png.image.height, W = png.image.width;
+    // From the header, before anything is decoded or allocated.
+    SPATIALEMBED_CHECK(static_cast<std::uint64_t>(H) * W <= options.max_image_pixels, InvalidArgument,
+                       "{}: {} x {} pixels (width x height, {} pixels) is larger than max_image_pixels = {}; raise "
+                       "max_image_pixels if the image is right",
+                       name, W, H, static_cast<std::uint64_t>(H) * W, options.max_image_pixels);
     if (k == 0) {
+      check_memory((static_cast<double>(files.size()) * sizeof(float) + 1 + 4 * (sixteen ? 2 : 1)) *
+                       static_cast<double>(H) * static_cast<double>(W),
+                   fmt::format("{}: {} ion images of {} x {} pixels (the size of {})", folder, files.size(), W, H, name));
       stack.height = H;
       stack.width = W;
       stack.mask.assign(H * W, 0);

@@ -8,6 +8,7 @@
 
 #include "msi/spectrum_kernels.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/memory.hpp"
 #include "spatialembed/common/parallel.hpp"
 
 namespace spatialembed {
@@ -127,8 +128,14 @@ IonImageStack extract_ion_images(const ImzMLReader& reader, VectorView<const dou
   stack.pixel_size_y = reader.metadata().pixel_size_y;
   stack.mz.assign(mz.begin(), mz.end());
   const std::size_t P = stack.n_pixels(), K = mz.size();
-  SPATIALEMBED_CHECK(K <= (std::size_t{1} << 40) / P, InvalidArgument,
-                     "{} ion images of {} x {} pixels are too many to hold ({} values)", K, stack.height, stack.width,
+  // Before any allocation: the images, the pixel owners and the mask, against this machine's
+  // memory (a few far-off coordinates make a canvas far larger than the measured pixels).
+  const std::string canvas = fmt::format(
+      "{}: the pixel coordinates of its {} spectra (x {}..{}, y {}..{}) span a canvas of {} x {} pixels; {} ion "
+      "image(s) on it",
+      reader.path(), n, x0, x1, y0, y1, stack.width, stack.height, K);
+  check_memory((static_cast<double>(K) * sizeof(float) + sizeof(std::int64_t) + 1) * static_cast<double>(P), canvas);
+  SPATIALEMBED_CHECK(K <= (std::size_t{1} << 40) / P, InvalidArgument, "{}: too many values to hold ({})", canvas,
                      static_cast<double>(K) * static_cast<double>(P));
   std::vector<std::size_t> pixel(n);
   std::vector<std::int64_t> owner(P, -1);

@@ -1,8 +1,6 @@
 // simulate_tissue's writers: imzML (processed, continuous) one batch of spectra at a time,
-// PNG one ion image per thread at a time, the truth JSON, and the staging of all of them
-// under temporary names that are renamed only when everything was written.
-
-#include <unistd.h>
+// PNG one ion image per thread at a time, the truth JSON; all of them staged by OutputStaging
+// (common/output_staging.hpp) under temporary names renamed only when everything was written.
 
 #include <algorithm>
 #include <cctype>
@@ -14,6 +12,7 @@
 
 #include "msi/simulated_tissue_detail.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/output_staging.hpp"
 #include "spatialembed/common/parallel.hpp"
 #include "spatialembed/common/random.hpp"
 #include "spatialembed/msi/imzml_writer.hpp"
@@ -25,72 +24,6 @@ namespace spatialembed {
 namespace {
 
 namespace fs = std::filesystem;
-
-// ------------------------------------------------------------------------ staging
-
-// Outputs are written under hidden temporary names beside their final ones and renamed on
-// commit(); whatever was not committed is removed, so a failed run leaves nothing behind and
-// a killed one only hidden `.partial-` files.
-class Staging {
- public:
-  ~Staging() {
-    if (committed_) return;
-    std::error_code ec;
-    for (const auto& e : entries_) fs::remove_all(e.temporary, ec);
-  }
-
-  // Registers `final_path` and returns its temporary name: `.<name>.partial-<pid><ext>`
-  // (the extension kept so that writers that check it accept the name).
-  fs::path add(const fs::path& final_path, const std::string& ext = "") {
-    const std::string name = final_path.filename().string();
-    const std::string base = name.substr(0, name.size() - ext.size());
-    const fs::path temporary = final_path.parent_path() / fmt::format(".{}.partial-{}{}", base, ::getpid(), ext);
-    entries_.push_back({temporary, final_path});
-    return temporary;
-  }
-
-  // Fails before any work is done when an output exists and may not be replaced.
-  void check_free(bool overwrite) const {
-    for (const auto& e : entries_) {
-      std::error_code ec;
-      const auto status = fs::symlink_status(e.final_path, ec);
-      if (!fs::exists(status)) continue;
-      SPATIALEMBED_CHECK(overwrite, IOError, "{}: already exists; set overwrite to replace it", e.final_path.string());
-      if (fs::is_directory(status)) check_png_folder(e.final_path);
-    }
-  }
-
-  void commit() {
-    for (const auto& e : entries_) {
-      std::error_code ec;
-      if (fs::is_directory(fs::symlink_status(e.final_path, ec))) fs::remove_all(e.final_path, ec);
-      fs::rename(e.temporary, e.final_path, ec);
-      SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot rename {} onto it: {}", e.final_path.string(), e.temporary.string(),
-                         ec.message());
-    }
-    committed_ = true;
-  }
-
- private:
-  // With overwrite, a folder is replaced only when it looks like a PNG stack, so a mistyped
-  // path never deletes unrelated data.
-  static void check_png_folder(const fs::path& folder) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      std::string ext = entry.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      SPATIALEMBED_CHECK(entry.is_regular_file() && ext == ".png", IOError,
-                         "{}: exists and holds {}, not only PNG ion images; not replacing it", folder.string(),
-                         entry.path().filename().string());
-    }
-  }
-
-  struct Entry {
-    fs::path temporary, final_path;
-  };
-  std::vector<Entry> entries_;
-  bool committed_ = false;
-};
 
 void report(const ProgressCallback& progress, std::size_t done, std::size_t total) {
   if (progress && !progress(done, total)) throw Cancelled("simulate_tissue: cancelled by the progress callback");
@@ -339,11 +272,11 @@ SimulatedTissueTruth simulate_tissue(const std::string& path, const SimulatedTis
     SPATIALEMBED_CHECK(!ec, IOError, "{}: cannot create the folder: {}", output.parent_path().string(), ec.message());
   }
 
-  Staging staging;
-  const fs::path main_tmp = staging.add(output, png ? "" : output.extension().string());
-  if (!png) staging.add(stem.string() + ".ibd", ".ibd");
-  const fs::path truth_tmp = staging.add(truth_path);
-  staging.check_free(options.overwrite);
+  OutputStaging staging(options.overwrite);  // checks each output as it is added, before any work
+  const fs::path main_tmp =
+      staging.add(output, png ? OutputKind::folder : OutputKind::file, png ? "" : output.extension().string());
+  if (!png) staging.add(stem.string() + ".ibd", OutputKind::file, ".ibd");
+  const fs::path truth_tmp = staging.add(truth_path, OutputKind::file);
 
   auto truth = simulate_tissue_truth(options);
   truth.options.progress = options.progress;  // the writers report through it

@@ -229,10 +229,16 @@ void check_prepared(const PreparedIonImages& prepared, const IonImageClusteringO
                      prepared.preprocess.tic_normalize, prepared.preprocess.hotspot_quantile,
                      prepared.preprocess.median_filter, prepared.preprocess.scale, o.preprocess.tic_normalize,
                      o.preprocess.hotspot_quantile, o.preprocess.median_filter, o.preprocess.scale);
+  // UMAP needs 2 <= n_neighbors < n: at least 3 non-empty images whatever n_neighbors is.
+  SPATIALEMBED_CHECK(n >= 3, InvalidArgument,
+                     "{} non-empty ion image{} ({} of {} are empty) {} too few for UMAP with n_neighbors = {}: at least "
+                     "3 non-empty ion images are needed (UMAP's n_neighbors must be at least 2 and below the number "
+                     "of images); give more ion images",
+                     n, n == 1 ? "" : "s", N - n, N, n == 1 ? "is" : "are", o.umap.n_neighbors);
   SPATIALEMBED_CHECK(o.umap.n_neighbors < n, InvalidArgument,
-                     "{} non-empty ion images ({} of {} are empty) are too few for UMAP with n_neighbors = {}: "
-                     "give more ion images or n_neighbors < {}",
-                     n, N - n, N, o.umap.n_neighbors, n);
+                     "{} non-empty ion images ({} of {} are empty) are too few for UMAP with n_neighbors = {}: set "
+                     "n_neighbors to at most {} (it must be at least 2), or give at least {} non-empty ion images",
+                     n, N - n, N, o.umap.n_neighbors, n - 1, o.umap.n_neighbors + 1);
 }
 
 // DBSCAN in the UMAP space, eps from the knee of the k-distance curve unless given; records

@@ -35,8 +35,9 @@ def kidney_run(kidney, tmp_path_factory):
 
 def test_both_methods_on_the_kidney_imzml(kidney_run, kidney):
     out, result = kidney_run
-    assert sorted(p.name for p in out.iterdir()) == ["clusters.csv", "embedding.npy", "embedding_umap_only.npy",
-                                                     "features.npy", "params.json", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == [".spatialembed-output", "clusters.csv", "embedding.npy",
+                                                     "embedding_umap_only.npy", "features.npy", "params.json",
+                                                     "report.html"]
     assert not list(out.parent.glob(".*partial"))
     with open(out / "clusters.csv") as f:
         rows = list(csv.DictReader(f))
@@ -82,6 +83,12 @@ def test_refuses_an_existing_output_folder(kidney_run, kidney, tmp_path):
     assert result.returncode == 1
     assert "exists" in result.stderr and "--overwrite" in result.stderr
     assert (out / "mine.txt").read_text() == "keep me"
+    # --overwrite replaces only an empty folder or an earlier spatialembed output (see test_output_safety.py).
+    result = run_cli(kidney, "--out", out, "--method", "umap_only", "--top-n", "20", "--snr", "2", "--half-window", "5",
+                     "--n-neighbors", "8", "--no-report", "--overwrite")
+    assert result.returncode == 2 and ".spatialembed-output" in result.stderr
+    assert (out / "mine.txt").read_text() == "keep me"
+    (out / "mine.txt").unlink()
     result = run_cli(kidney, "--out", out, "--method", "umap_only", "--top-n", "20", "--snr", "2", "--half-window", "5",
                      "--n-neighbors", "8", "--no-report", "--overwrite")
     assert result.returncode == 0, result.stderr

@@ -3,7 +3,8 @@
 /// The exception hierarchy and the one check macro every component uses.
 ///
 /// Python sees InvalidArgument and FormatError as ValueError, IOError as OSError,
-/// Cancelled as KeyboardInterrupt and any other Error as RuntimeError.
+/// UnsafeOutput as spatialembed.UnsafeOutputError (an OSError), Cancelled as
+/// KeyboardInterrupt and any other Error as RuntimeError.
 
 #include <fmt/format.h>
 
@@ -29,6 +30,14 @@ class InvalidArgument : public Error {
 class IOError : public Error {
  public:
   using Error::Error;
+};
+
+/// Writing an output would replace data it must not: the input, a folder holding the input
+/// or the working folder, a symbolic link, or a folder spatialembed did not write (see
+/// common/output_staging.hpp). The command line answers it with exit status 2.
+class UnsafeOutput : public IOError {
+ public:
+  using IOError::IOError;
 };
 
 /// A file was read but its content breaks its format (names the file and byte offset).

@@ -101,7 +101,13 @@ struct ImzMLOptions {
 /// intensity arrays of different lengths, a missing coordinate, duplicate coordinates, a UUID
 /// mismatch, a checksum mismatch (when asked), a continuous file whose spectra do not share
 /// one m/z array, or a file without spectra. Spectra with zero values are allowed (a pixel
-/// where a centroided spectrum has no peak).
+/// where a centroided spectrum has no peak). The .imzML or .ibd path naming a folder is an
+/// IOError that says so.
+///
+/// Errors at read (every read: `read_raw`, `read_array`, and through them the mean spectrum,
+/// TIC and ion-image extraction): NaN or infinite values in a float array are rejected, not
+/// masked, with a FormatError naming the file, the spectrum index, its pixel (x, y), whether
+/// it is the m/z or the intensity array, and the value's byte offset in the .ibd.
 class ImzMLReader {
  public:
   explicit ImzMLReader(const std::string& imzml_path, ImzMLOptions options = {});

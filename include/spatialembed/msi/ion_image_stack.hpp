@@ -35,14 +35,28 @@ struct IonImageStack {
   void validate() const;
 };
 
+/// Options of `read_png_stack`. `validate()` is the one place they are checked.
+struct PngStackOptions {
+  /// Largest image read, in pixels (width × height), checked against each PNG's header
+  /// before anything is decoded or allocated. Default 2^27 = 134,217,728 (e.g. 11,585²;
+  /// 512 MiB per float32 image); range 1 … 2^40. MSI ion images are rarely above 2,000².
+  std::uint64_t max_image_pixels = std::uint64_t{1} << 27;
+
+  /// Throws InvalidArgument naming the field, the value and the allowed range.
+  void validate() const;
+};
+
 /// Reads a folder of ion images: every `*.png` whose name (less `.png`) is its m/z, e.g.
 /// `409.045.png`, sorted by m/z. Grey (or colour: the mean of R, G, B), 8- or 16-bit, decoded
 /// with libpng; values are scaled to [0, 1] (v / 255 or v / 65535). The mask is the pixels that
 /// are opaque (alpha at its maximum) in any image; without alpha every pixel is measured.
 /// Unmeasured pixels are set to 0. Throws IOError when the folder cannot be read, FormatError
 /// naming the file for a corrupt PNG, a PNG named otherwise than by a number, images of
-/// different sizes, or a folder without PNGs.
-IonImageStack read_png_stack(const std::string& folder);
+/// different sizes, or a folder without PNGs; InvalidArgument naming the file and its size
+/// for an image above `options.max_image_pixels`, or for a stack that needs more memory
+/// than the machine has (both from the PNG headers, before decoding). Files other than
+/// `*.png` (e.g. spatialembed's output marker) are ignored.
+IonImageStack read_png_stack(const std::string& folder, const PngStackOptions& options = {});
 
 /// Writes `stack` as PNGs into `folder` (created if missing), one `<m/z>.png` per image
 /// (m/z written with the fewest digits that read back to the same double), grey + alpha

@@ -152,8 +152,9 @@ SimulatedTissueTruth simulate_tissue_truth(const SimulatedTissueOptions& options
 /// byte-identical files for any num_threads.
 ///
 /// Throws InvalidArgument (invalid options, a path without .imzML in imzML modes), IOError
-/// naming the path when an output exists and `overwrite` is false (or, with overwrite, when
-/// the PNG folder holds anything but PNGs) or cannot be written, Cancelled when `progress`
+/// naming the path when an output exists and `overwrite` is false or cannot be written,
+/// UnsafeOutput when `overwrite` may not replace it (a PNG folder that is neither empty nor
+/// an earlier spatialembed output, a link; see common/output_staging.hpp), Cancelled when `progress`
 /// returns false. Returns the truth (png_max filled in PNG mode).
 SimulatedTissueTruth simulate_tissue(const std::string& path, const SimulatedTissueOptions& options);
 

@@ -301,3 +301,53 @@ TEST_CASE("bad imzML input gets a clear error naming the file and offset or elem
     CHECK_NOTHROW(ImzMLReader(dir.file("t.imzML")));
   }
 }
+
+TEST_CASE("a folder given as the .imzML or the .ibd is an IOError naming it", "[msi][imzml][bad_input]") {
+  ScratchDir dir("reader_folder");
+  std::filesystem::create_directories(dir.file("d.imzML"));
+  try {
+    ImzMLReader reader(dir.file("d.imzML"));
+    FAIL("no exception");
+  } catch (const IOError& e) {
+    CHECK_THAT(e.what(), Contains(dir.file("d.imzML")) && Contains("is a folder"));
+  }
+  HandBuilt f;
+  f.write(dir);
+  std::filesystem::remove(dir.file("t.ibd"));
+  std::filesystem::create_directories(dir.file("t.ibd"));
+  try {
+    ImzMLReader reader(dir.file("t.imzML"));
+    FAIL("no exception");
+  } catch (const IOError& e) {
+    CHECK_THAT(e.what(), Contains(dir.file("t.ibd")) && Contains("folder"));
+  }
+}
+
+TEST_CASE("NaN or infinite values are rejected at the read, naming the spectrum, its pixel and the offset",
+          "[msi][imzml][bad_input]") {
+  ScratchDir dir("reader_nan");
+  HandBuilt f;
+  // Spectrum 1 (pixel x=2, y=1): a NaN intensity as its second value (float32).
+  const std::size_t offset = append_values<float>(f.ibd, std::vector<float>{1.f, NAN, 3.f});
+  f.spectra[1].intensity.offset = std::to_string(offset);
+  // Spectrum 0: an infinite m/z in float64.
+  f.spectra[0].mz.type = "MS:1000523";
+  f.spectra[0].mz.encoded_length = "24";
+  f.spectra[0].mz.offset = std::to_string(append_values<double>(f.ibd, std::vector<double>{100, INFINITY, 300}));
+  f.write(dir);
+  ImzMLReader reader(dir.file("t.imzML"));  // the index is fine: values are checked when read
+  std::vector<double> y;
+  reader.read_intensities(0, y);
+  CHECK(y == std::vector<double>{1, 2, 3});
+  try {
+    reader.read_intensities(1, y);
+    FAIL("no exception");
+  } catch (const FormatError& e) {
+    CHECK_THAT(e.what(), Contains("t.imzML") && Contains("t.ibd") && Contains("spectrum 1 (pixel x=2, y=1)") &&
+                             Contains("NaN intensity") && Contains(fmt::format("byte offset {}", offset + 4)));
+  }
+  CHECK_THROWS_WITH(reader.read_mz(0, y), Contains("spectrum 0 (pixel x=1, y=1)") && Contains("infinite m/z value"));
+  CHECK_THROWS_AS(reader.tic(1), FormatError);
+  std::vector<char> raw(12), scratch;
+  CHECK_THROWS_WITH(reader.read_raw(reader.spectrum(1).intensity, raw.data(), scratch), Contains("spectrum 1"));
+}

@@ -1,6 +1,7 @@
 #include "spatialembed/msi/ion_image_stack.hpp"
 
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
 #include <cmath>
 
@@ -11,6 +12,34 @@
 using namespace spatialembed;
 using namespace spatialembed::test;
 using Catch::Matchers::Contains;
+
+namespace {
+
+// A PNG whose header states `width` x `height` 8-bit grey pixels, with one tiny IDAT: enough
+// for a reader that checks the header; decoding it would need the whole image.
+std::vector<char> png_header_only(std::uint32_t width, std::uint32_t height) {
+  std::vector<char> out{'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
+  const auto chunk = [&](const char* type, std::vector<unsigned char> data) {
+    const auto be32 = [&](std::uint32_t v) {
+      for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xff));
+    };
+    be32(static_cast<std::uint32_t>(data.size()));
+    std::vector<unsigned char> typed(type, type + 4);
+    typed.insert(typed.end(), data.begin(), data.end());
+    out.insert(out.end(), typed.begin(), typed.end());
+    be32(static_cast<std::uint32_t>(crc32(0, typed.data(), static_cast<uInt>(typed.size()))));
+  };
+  std::vector<unsigned char> ihdr;
+  for (std::uint32_t v : {width, height})
+    for (int s = 24; s >= 0; s -= 8) ihdr.push_back(static_cast<unsigned char>((v >> s) & 0xff));
+  ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});  // 8-bit grey, deflate, no filter method, no interlace
+  chunk("IHDR", ihdr);
+  chunk("IDAT", {0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01});
+  chunk("IEND", {});
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("PNG folders of the shared data read with their masks", "[msi][png]") {
   const auto root = data_dir();
@@ -68,4 +97,37 @@ TEST_CASE("write_png_stack / read_png_stack round trip at 8 and 16 bits", "[msi]
   std::filesystem::create_directories(dir.file("empty"));
   CHECK_THROWS_WITH(read_png_stack(dir.file("empty")), Contains("no .png"));
   CHECK_THROWS_AS(read_png_stack(dir.file("missing")), IOError);
+}
+
+TEST_CASE("read_png_stack: a PNG larger than max_image_pixels is refused from its header, before decoding",
+          "[msi][png][bad_input]") {
+  ScratchDir dir("png_huge");
+  std::filesystem::create_directories(dir.file("huge"));
+  write_bytes(dir.file("huge/500.5.png"), png_header_only(100000, 100000));
+  write_text(dir.file("huge/.spatialembed-output"), "other files are ignored");
+  try {
+    read_png_stack(dir.file("huge"));
+    FAIL("no exception");
+  } catch (const InvalidArgument& e) {
+    CHECK_THAT(e.what(), Contains("500.5.png") && Contains("100000 x 100000 pixels") &&
+                             Contains("max_image_pixels = 134217728"));
+  }
+  // Allowed by the option, a million squared still needs more memory than any machine: said before allocating.
+  write_bytes(dir.file("huge/500.5.png"), png_header_only(1000000, 1000000));
+  PngStackOptions o;
+  o.max_image_pixels = std::uint64_t{1} << 40;
+  CHECK_THROWS_WITH(read_png_stack(dir.file("huge"), o),
+                    Contains("1 ion images of 1000000 x 1000000 pixels") && Contains("more than this machine's"));
+  // A small image under a small limit reads; the limit is inclusive.
+  IonImageStack s;
+  s.height = 4, s.width = 3, s.mz = {100};
+  s.mask.assign(12, 1);
+  s.images.assign(12, 0.5f);
+  write_png_stack(s, dir.file("small"));
+  o.max_image_pixels = 12;
+  CHECK(read_png_stack(dir.file("small"), o).n_images() == 1);
+  o.max_image_pixels = 11;
+  CHECK_THROWS_WITH(read_png_stack(dir.file("small"), o), Contains("3 x 4 pixels") && Contains("max_image_pixels = 11"));
+  o.max_image_pixels = 0;
+  CHECK_THROWS_WITH(read_png_stack(dir.file("small"), o), Contains("max_image_pixels") && Contains("got 0"));
 }

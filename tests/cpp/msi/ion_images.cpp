@@ -6,6 +6,7 @@
 
 #include "msi/msi_test_util.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/memory.hpp"
 #include "spatialembed/common/random.hpp"
 #include "spatialembed/msi/imzml_writer.hpp"
 
@@ -158,5 +159,35 @@ TEST_CASE("kidney ion images: the section's outline, identical from profile and 
       }
       REQUIRE(stack.image(k)[p] == Approx(sum));
     }
+  }
+}
+
+TEST_CASE("extract_ion_images: a canvas too large for memory is refused before allocating, with its size",
+          "[msi][ion_images][bad_input]") {
+  ScratchDir dir("ion_images_canvas");
+  const std::vector<double> mz{405, 410}, y{1, 2}, centres{405};
+  const auto write = [&](const std::string& name, PixelCoordinate far) {
+    ImzMLWriter writer(dir.file(name), {});
+    writer.add_spectrum({1, 1, 1}, mz, y);
+    writer.add_spectrum(far, mz, y);
+    writer.close();
+  };
+  // Coordinates at the allowed maximum (2^24): a 16,777,216² canvas, petabytes.
+  write("max.imzML", {1 << 24, 1 << 24, 1});
+  ImzMLReader reader(dir.file("max.imzML"));
+  try {
+    extract_ion_images(reader, centres, {});
+    FAIL("no exception");
+  } catch (const InvalidArgument& e) {
+    CHECK_THAT(e.what(), Contains(dir.file("max.imzML")) && Contains("16777216 x 16777216 pixels") &&
+                             Contains("x 1..16777216") && Contains("PiB") && Contains("more than this machine's"));
+  }
+  // 1,000,000 x 100,000 pixels: below the old 2^40-value limit, above any test machine's memory.
+  write("wide.imzML", {1000000, 100000, 1});
+  ImzMLReader wide(dir.file("wide.imzML"));
+  const double needed = (4.0 + 8 + 1) * 1e11;
+  if (static_cast<double>(physical_memory_bytes()) < needed) {
+    CHECK_THROWS_WITH(extract_ion_images(wide, centres, {}),
+                      Contains("1000000 x 100000 pixels") && Contains(format_bytes(needed)));
   }
 }
