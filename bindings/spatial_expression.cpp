@@ -113,20 +113,29 @@ void bind_spatial_expression(py::module_& m) {
       .def("validate", &HvgOptions::validate);
 
   py::class_<HvgResult>(m, "HvgResult", "per-gene HVG results with scanpy's column names (empty where the flavour has none)")
-      .def_property_readonly("flavor", [](const HvgResult& r) { return std::string(to_string(r.flavor)); })
-      .def_readonly("n_batches", &HvgResult::n_batches)
-      .def_property_readonly("highly_variable", [](const HvgResult& r) { return bool_array(r.highly_variable); })
-      .def_property_readonly("means", [](const HvgResult& r) { return array(r.means); })
-      .def_property_readonly("variances", [](const HvgResult& r) { return array(r.variances); })
-      .def_property_readonly("dispersions", [](const HvgResult& r) { return array(r.dispersions); })
-      .def_property_readonly("dispersions_norm", [](const HvgResult& r) { return array(r.dispersions_norm); })
-      .def_property_readonly("variances_norm", [](const HvgResult& r) { return array(r.variances_norm); })
-      .def_property_readonly("residual_variances", [](const HvgResult& r) { return array(r.residual_variances); })
-      .def_property_readonly("highly_variable_rank", [](const HvgResult& r) { return array(r.highly_variable_rank); })
-      .def_property_readonly("highly_variable_nbatches", [](const HvgResult& r) { return array(r.highly_variable_nbatches); })
+      .def_property_readonly(
+          "flavor", [](const HvgResult& r) { return std::string(to_string(r.flavor)); }, "the flavour that made it")
+      .def_readonly("n_batches", &HvgResult::n_batches, "batches (sections) given")
+      .def_property_readonly("highly_variable", [](const HvgResult& r) { return bool_array(r.highly_variable); }, "bool: selected")
+      .def_property_readonly("means", [](const HvgResult& r) { return array(r.means); },
+                             "seurat: log1p(mean of expm1(x)); others: mean count over all spots")
+      .def_property_readonly("variances", [](const HvgResult& r) { return array(r.variances); },
+                             "seurat_v3, pearson_residuals: variance (ddof 1) of counts over all spots")
+      .def_property_readonly("dispersions", [](const HvgResult& r) { return array(r.dispersions); }, "seurat: log(var / mean)")
+      .def_property_readonly("dispersions_norm", [](const HvgResult& r) { return array(r.dispersions_norm); },
+                             "seurat: dispersion standardised within its mean bin")
+      .def_property_readonly("variances_norm", [](const HvgResult& r) { return array(r.variances_norm); },
+                             "seurat_v3: variance of loess-standardised clipped counts")
+      .def_property_readonly("residual_variances", [](const HvgResult& r) { return array(r.residual_variances); },
+                             "pearson_residuals: variance (ddof 0) of clipped Pearson residuals")
+      .def_property_readonly("highly_variable_rank", [](const HvgResult& r) { return array(r.highly_variable_rank); },
+                             "seurat_v3, pearson_residuals: median 0-based rank over the batches selecting the gene; NaN if none")
+      .def_property_readonly("highly_variable_nbatches", [](const HvgResult& r) { return array(r.highly_variable_nbatches); },
+                             "batches in which the gene is among the top genes")
       .def_property_readonly("highly_variable_intersection",
-                             [](const HvgResult& r) { return bool_array(r.highly_variable_intersection); })
-      .def_readonly("warnings", &HvgResult::warnings);
+                             [](const HvgResult& r) { return bool_array(r.highly_variable_intersection); },
+                             "nbatches == n_batches")
+      .def_readonly("warnings", &HvgResult::warnings, "e.g. non-integer values where raw counts are expected");
 
   m.def(
       "normalize_total",

@@ -184,7 +184,7 @@ def highly_variable_genes_from_counts(matrices, genes, *, n_top_genes=_HVG.n_top
 
     Parameters
     ----------
-    matrices : scipy.sparse matrix or list of them, each of shape (n_spots_s, n_genes)
+    matrices : scipy.sparse matrix / array-like, or a list of them, each (n_spots_s, n_genes)
         Raw counts per section ("batch"), columns aligned to ``genes`` (see
         :func:`match_genes`). Several sections give scanpy's ``batch_key`` behaviour.
     genes : sequence of str, length n_genes
@@ -225,7 +225,7 @@ def highly_variable_genes_from_counts(matrices, genes, *, n_top_genes=_HVG.n_top
     UserWarning
         Non-integer values where raw counts are expected (as scanpy).
     """
-    if sp.issparse(matrices) or isinstance(matrices, np.ndarray):
+    if not isinstance(matrices, (list, tuple)):
         matrices = [matrices]
     mats = [_as_csr(X, f"matrices[{i}]") for i, X in enumerate(matrices)]
     genes = pd.Index(genes)

@@ -36,10 +36,12 @@ def her2st(data_dir):
 
 @pytest.fixture(scope="module")
 def shared(her2st):
-    """The three sections on their shared genes (pandas intersection in C2's order)."""
+    """The three sections on their shared genes (pandas intersection in C2's order): the
+    names, dense float64 counts and the same as CSR."""
     names = [set(her2st[s].columns) for s in SECTIONS]
     genes = [g for g in her2st[SECTIONS[0]].columns if all(g in n for n in names[1:])]
-    return genes, [her2st[s][genes].to_numpy(np.float64) for s in SECTIONS]
+    dense = [her2st[s][genes].to_numpy(np.float64) for s in SECTIONS]
+    return genes, dense, [sp.csr_matrix(x) for x in dense]
 
 
 # ---------------------------------------------------------------- reference formulas
@@ -214,12 +216,15 @@ def test_normalize_total_and_log1p_equal_the_formula(her2st):
     counts = her2st["C2"].to_numpy()
     X = sp.csr_matrix(counts)
     norm = se.normalize_total(X)
-    assert isinstance(norm, sp.csr_matrix) and norm.dtype == np.float32 and norm.nnz == X.nnz
-    expected = counts / counts.sum(axis=1, keepdims=True) * 1e4
-    np.testing.assert_allclose(norm.toarray(), expected, rtol=1e-6)
+    assert isinstance(norm, sp.csr_matrix) and norm.dtype == np.float32
+    np.testing.assert_array_equal(norm.indptr, X.indptr)  # the structure is kept
+    np.testing.assert_array_equal(norm.indices, X.indices)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    expected = X.data / counts.sum(axis=1)[rows] * 1e4
+    np.testing.assert_allclose(norm.data, expected, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(norm.sum(axis=1)).ravel(), 1e4, rtol=1e-5)
     logged = se.log1p(norm)
-    np.testing.assert_allclose(logged.toarray(), np.log1p(expected), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(logged.data, np.log1p(expected), rtol=1e-6, atol=1e-7)
     # target_sum=None: the median spot total (scanpy's default); an empty spot stays empty.
     with_empty = np.vstack([counts[:5], np.zeros((1, counts.shape[1]), dtype=counts.dtype)])
     median = np.median(counts[:5].sum(axis=1))
@@ -241,7 +246,7 @@ def test_filter_genes_as_scanpy(her2st):
 
 
 def test_match_genes_on_real_sections(her2st, shared):
-    genes, _ = shared
+    genes = shared[0]
     match = se.match_genes([list(her2st[s].columns) for s in SECTIONS])
     assert match.names == genes and match.ids is None
     for s, cols in zip(SECTIONS, match.columns):
@@ -290,8 +295,8 @@ def test_count_flavours_single_section_equal_formula(her2st, flavor):
 
 
 def test_seurat_three_sections_equal_scanpy_batch_formula(shared):
-    genes, batches = shared
-    ours = se.highly_variable_genes_from_counts([sp.csr_matrix(x) for x in batches], genes)
+    genes, batches, csr = shared
+    ours = se.highly_variable_genes_from_counts(csr, genes)
     ref = ref_seurat_batches([ref_normalize_log(x) for x in batches], genes, N_TOP)
     assert_columns(ours, ref, ["means", "dispersions", "dispersions_norm"])
     np.testing.assert_array_equal(ours["highly_variable_nbatches"], ref["highly_variable_nbatches"])
@@ -302,8 +307,8 @@ def test_seurat_three_sections_equal_scanpy_batch_formula(shared):
 
 @pytest.mark.parametrize("flavor", ["seurat_v3", "pearson_residuals"])
 def test_count_flavours_three_sections_equal_formula(shared, flavor):
-    genes, batches = shared
-    ours = se.highly_variable_genes_from_counts([sp.csr_matrix(x) for x in batches], genes, flavor=flavor)
+    genes, batches, csr = shared
+    ours = se.highly_variable_genes_from_counts(csr, genes, flavor=flavor)
     if flavor == "seurat_v3":
         ref = ref_seurat_v3(batches, N_TOP)
         columns = ["means", "variances", "highly_variable_rank", "variances_norm"]
