@@ -15,6 +15,7 @@ void bind_pipeline(py::module_& m);
 void bind_simulate(py::module_& m);
 void bind_spatial(py::module_& m);
 void bind_output_staging(py::module_& m);
+void bind_spatial_expression(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -31,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_pipeline(m);
   sb::bind_simulate(m);
   sb::bind_spatial(m);
+  sb::bind_spatial_expression(m);
 }
