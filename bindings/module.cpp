@@ -13,6 +13,7 @@ void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
 void bind_pipeline(py::module_& m);
 void bind_simulate(py::module_& m);
+void bind_spatial_image(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -27,4 +28,5 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_msi(m);
   sb::bind_pipeline(m);
   sb::bind_simulate(m);
+  sb::bind_spatial_image(m);
 }
