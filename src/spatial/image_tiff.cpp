@@ -1,8 +1,8 @@
 // TIFF and BigTIFF through libtiff, first image (IFD 0; the full resolution of a pyramid).
 //
-// Two paths: plain 8-bit RGB/RGBA or greyscale, and JPEG-compressed YCbCr (decoded to RGB by
+// Two paths: plain 8- or 16-bit RGB/RGBA or greyscale, and JPEG-compressed YCbCr (decoded to RGB by
 // libtiff's JPEGCOLORMODE_RGB), are read directly — tiles with TIFFReadEncodedTile, strips
-// row by row with TIFFReadScanline. Everything else (palette, 16-bit, CMYK, Lab, separate
+// row by row with TIFFReadScanline. Everything else (palette, CMYK, Lab, min-is-white, separate
 // planes, 1-bit, ...) goes through TIFFRGBAImage, which converts any photometric to RGBA and
 // reads only the tiles or strips of the rectangle asked for.
 //
@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -72,17 +73,20 @@ class TiffSource : public ImageSource {
     TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &format);
     TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &compression);
     const bool has_photometric = TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric) == 1;
-    const bool plain8 = bits == 8 && format == SAMPLEFORMAT_UINT && planar == PLANARCONFIG_CONTIG;
+    // 8- and 16-bit unsigned contiguous samples are read directly: libtiff 4.5's RGBA
+    // conversion of 16-bit images clips partial edge tiles wrongly.
+    const bool plain = (bits == 8 || bits == 16) && format == SAMPLEFORMAT_UINT && planar == PLANARCONFIG_CONTIG;
+    sample_bytes_ = bits / 8;
     if (has_photometric && photometric == PHOTOMETRIC_YCBCR && compression == COMPRESSION_JPEG &&
         planar == PLANARCONFIG_CONTIG && bits == 8) {
       ycbcr_jpeg_ = true;
       TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
       mode_ = Mode::rgb;
       samples_ = 3;
-    } else if (has_photometric && photometric == PHOTOMETRIC_RGB && plain8 && samples >= 3) {
+    } else if (has_photometric && photometric == PHOTOMETRIC_RGB && plain && samples >= 3) {
       mode_ = Mode::rgb;
       samples_ = samples;
-    } else if (has_photometric && photometric == PHOTOMETRIC_MINISBLACK && plain8 && samples >= 1) {
+    } else if (has_photometric && photometric == PHOTOMETRIC_MINISBLACK && plain && samples >= 1) {
       mode_ = Mode::gray;
       samples_ = samples;
     } else {
@@ -105,7 +109,7 @@ class TiffSource : public ImageSource {
     }
     if (mode_ != Mode::rgba) {
       // The direct paths rely on libtiff's buffer sizes matching our pixel layout.
-      const auto expected = static_cast<tmsize_t>(samples_) *
+      const auto expected = static_cast<tmsize_t>(samples_ * sample_bytes_) *
                             (tiled_ ? static_cast<tmsize_t>(tile_width_) * tile_height_ : static_cast<tmsize_t>(width));
       const tmsize_t actual = tiled_ ? TIFFTileSize(tif) : TIFFScanlineSize(tif);
       SPATIALEMBED_CHECK(actual == expected, FormatError, "TIFF '{}': decoded {} is {} bytes, expected {}", path,
@@ -121,18 +125,27 @@ class TiffSource : public ImageSource {
     const std::size_t n = static_cast<std::size_t>(x_end - x_begin);
     std::vector<std::uint8_t> rgb(n * 3);
     if (mode_ != Mode::rgba) {
+      // Most codecs cannot seek inside a strip, so rows are read in order from the start of
+      // the strip holding the next needed row (strips no run touches are never read).
       std::vector<std::uint8_t> row(static_cast<std::size_t>(TIFFScanlineSize(tif)));
+      std::int64_t next = -1;  // the row this handle reads next without restarting a strip
       for (const RowRun& run : runs) {
         for (std::int64_t y = run.begin; y < run.end; ++y) {
-          if (TIFFReadScanline(tif, row.data(), static_cast<std::uint32_t>(y), 0) < 0) fail(lease, "row", y);
-          to_rgb(row.data() + static_cast<std::size_t>(x_begin) * samples_, rgb.data(), n);
+          const std::int64_t strip_start = y / rows_per_strip_ * rows_per_strip_;
+          if (next < strip_start || next > y) next = strip_start;
+          for (; next <= y; ++next) {
+            if (TIFFReadScanline(tif, row.data(), static_cast<std::uint32_t>(next), 0) < 0) fail(lease, "row", next);
+          }
+          to_rgb(row.data() + static_cast<std::size_t>(x_begin) * samples_ * sample_bytes_, rgb.data(), n);
           sink(y, rgb.data());
         }
       }
       return;
     }
     // TIFFRGBAImage decodes a strip from its start on every call, so each strip is read once,
-    // from the first to the last row needed in it (memory: one strip of the needed columns).
+    // from the first to the last row needed in it, full width (see read_rgba; memory: one
+    // strip of RGBA).
+    const std::size_t width = static_cast<std::size_t>(info.width);
     std::vector<std::uint32_t> raster;
     std::size_t r = 0;
     std::int64_t y = runs.front().begin;
@@ -141,11 +154,11 @@ class TiffSource : public ImageSource {
       const std::int64_t strip_end = std::min<std::int64_t>((y / rows_per_strip_ + 1) * rows_per_strip_, info.height);
       std::int64_t last = y;  // one past the last needed row of this strip
       for (std::size_t k = r; k < runs.size() && runs[k].begin < strip_end; ++k) last = std::min(runs[k].end, strip_end);
-      raster.resize(n * static_cast<std::size_t>(last - y));
-      read_rgba(lease, x_begin, y, static_cast<std::int64_t>(n), last - y, raster.data());
+      raster.resize(width * static_cast<std::size_t>(last - y));
+      read_rgba(lease, 0, y, info.width, last - y, raster.data());
       for (std::size_t k = r; k < runs.size() && runs[k].begin < last; ++k) {
         for (std::int64_t row = std::max(runs[k].begin, y); row < std::min(runs[k].end, last); ++row) {
-          rgba_to_rgb(raster.data() + static_cast<std::size_t>(row - y) * n, rgb.data(), n);
+          rgba_to_rgb(raster.data() + static_cast<std::size_t>(row - y) * width + x_begin, rgb.data(), n);
           sink(row, rgb.data());
         }
       }
@@ -156,15 +169,18 @@ class TiffSource : public ImageSource {
 
   void read_rects(const std::vector<RectTarget>& targets, int num_threads) const override {
     if (mode_ == Mode::rgba) {
-      // TIFFRGBAImage reads just the tiles under each rectangle.
+      // TIFFRGBAImage reads just the tiles under each rectangle, widened to whole tile columns (see read_rgba).
       parallel_for(targets.size(), num_threads, [&](std::size_t i) {
         const RectTarget& t = targets[i];
+        const std::int64_t x0 = t.x0 / tile_width_ * tile_width_;
+        const std::int64_t x1 = std::min(info.width, (t.x0 + t.width + tile_width_ - 1) / tile_width_ * tile_width_);
+        const auto w = static_cast<std::size_t>(x1 - x0);
         Lease lease(*this);
-        std::vector<std::uint32_t> raster(static_cast<std::size_t>(t.width) * static_cast<std::size_t>(t.height));
-        read_rgba(lease, t.x0, t.y0, t.width, t.height, raster.data());
+        std::vector<std::uint32_t> raster(w * static_cast<std::size_t>(t.height));
+        read_rgba(lease, x0, t.y0, x1 - x0, t.height, raster.data());
         for (std::int64_t y = 0; y < t.height; ++y) {
-          rgba_to_rgb(raster.data() + static_cast<std::size_t>(y * t.width), t.data + static_cast<std::size_t>(y) * t.stride,
-                      static_cast<std::size_t>(t.width));
+          rgba_to_rgb(raster.data() + static_cast<std::size_t>(y) * w + static_cast<std::size_t>(t.x0 - x0),
+                      t.data + static_cast<std::size_t>(y) * t.stride, static_cast<std::size_t>(t.width));
         }
       }, 1);
       return;
@@ -195,7 +211,7 @@ class TiffSource : public ImageSource {
         const std::int64_t y0 = std::max(t.y0, oy), y1 = std::min(t.y0 + t.height, oy + tile_height_);
         for (std::int64_t y = y0; y < y1; ++y) {
           const std::uint8_t* in =
-              buffer.data() + (static_cast<std::size_t>(y - oy) * tile_width_ + static_cast<std::size_t>(x0 - ox)) * samples_;
+              buffer.data() + (static_cast<std::size_t>(y - oy) * tile_width_ + static_cast<std::size_t>(x0 - ox)) * samples_ * sample_bytes_;
           to_rgb(in, t.data + static_cast<std::size_t>(y - t.y0) * t.stride + static_cast<std::size_t>(x0 - t.x0) * 3,
                  static_cast<std::size_t>(x1 - x0));
         }
@@ -254,14 +270,25 @@ class TiffSource : public ImageSource {
     return static_cast<std::uint32_t>(ty * across + tx);
   }
 
-  // `n` pixels of the direct layout to RGB.
+  // `n` pixels of the direct layout to RGB; 16-bit samples (native order after libtiff's
+  // byte swapping) keep their high byte.
   void to_rgb(const std::uint8_t* in, std::uint8_t* out, std::size_t n) const {
-    if (mode_ == Mode::rgb && samples_ == 3) {
+    if (sample_bytes_ == 1 && mode_ == Mode::rgb && samples_ == 3) {
       std::copy(in, in + 3 * n, out);
-    } else if (mode_ == Mode::rgb) {
-      for (std::size_t i = 0; i < n; ++i) std::copy(in + i * samples_, in + i * samples_ + 3, out + 3 * i);
-    } else {
-      for (std::size_t i = 0; i < n; ++i) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = in[i * samples_];
+      return;
+    }
+    const std::size_t channels = mode_ == Mode::rgb ? 3 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t c = 0; c < 3; ++c) {
+        const std::size_t sample = i * samples_ + (channels == 3 ? c : 0);
+        if (sample_bytes_ == 1) {
+          out[3 * i + c] = in[sample];
+        } else {
+          std::uint16_t v;
+          std::memcpy(&v, in + 2 * sample, 2);
+          out[3 * i + c] = static_cast<std::uint8_t>(v >> 8);
+        }
+      }
     }
   }
 
@@ -273,7 +300,9 @@ class TiffSource : public ImageSource {
     }
   }
 
-  // The rectangle (inside the image) as packed ABGR, top row first.
+  // The rectangle (inside the image) as packed ABGR, top row first. `x0` must be 0 or, for
+  // tiled images, a multiple of the tile width: libtiff 4.5 mis-positions columns for other
+  // column offsets with 16-bit samples or separate planes (its offset counts samples as bytes).
   void read_rgba(const Lease& lease, std::int64_t x0, std::int64_t y0, std::int64_t w, std::int64_t h,
                  std::uint32_t* raster) const {
     TIFF* tif = lease.handle->tif;
@@ -292,7 +321,8 @@ class TiffSource : public ImageSource {
 
   std::string path_;
   Mode mode_ = Mode::rgba;
-  std::size_t samples_ = 3;
+  std::size_t samples_ = 3;       // samples per pixel of the direct layout
+  std::size_t sample_bytes_ = 1;  // 1 or 2 (16-bit: the high byte is kept)
   bool ycbcr_jpeg_ = false;
   bool tiled_ = false;
   std::uint32_t tile_width_ = 0, tile_height_ = 0, rows_per_strip_ = 1;
