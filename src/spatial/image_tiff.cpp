@@ -102,6 +102,12 @@ class TiffSource : public ImageSource {
                              TIFFGetField(tif, TIFFTAG_TILELENGTH, &tile_height_) == 1 && tile_width_ > 0 &&
                              tile_height_ > 0,
                          FormatError, "tiled TIFF '{}' has no valid tile width and length", path);
+      // A tile larger than the image (rounded up to libtiff's multiple of 16) is a corrupt
+      // header; refusing it bounds a tile buffer by the image size.
+      auto round16 = [](std::int64_t v) { return (v + 15) / 16 * 16; };
+      SPATIALEMBED_CHECK(tile_width_ <= round16(width) && tile_height_ <= round16(height), FormatError,
+                         "tiled TIFF '{}': tiles of {} × {} pixels exceed the {} × {} image", path, tile_width_,
+                         tile_height_, width, height);
     } else {
       std::uint32_t rows = 0;
       TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rows);
