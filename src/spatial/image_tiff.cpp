@@ -241,7 +241,9 @@ class TiffSource : public ImageSource {
     TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
     TIFFOpenOptionsSetErrorHandlerExtR(options, on_error, handle.get());
     TIFFOpenOptionsSetWarningHandlerExtR(options, on_warning, nullptr);
-    handle->tif = TIFFOpenExt(path_.c_str(), "r", options);
+    // "m": no memory mapping; mapped pages of a multi-GB slide would count in the resident
+    // set of every handle, while read() keeps only the tiles being decoded.
+    handle->tif = TIFFOpenExt(path_.c_str(), "rm", options);
     TIFFOpenOptionsFree(options);
     SPATIALEMBED_CHECK(handle->tif != nullptr, FormatError, "cannot read TIFF '{}': {}", path_,
                        handle->error.empty() ? "not a TIFF file" : handle->error);

@@ -16,12 +16,14 @@ RNG = np.random.default_rng(0)
 
 
 def expected_region(full, x0, y0, w, h, fill=255):
-    """The rectangle of an (H, W, 3) array, pixels outside = fill (the reference for read_region)."""
+    """The rectangle of an (H, W, 3) array or a loaded PIL RGB image, pixels outside = fill
+    (the reference for read_region)."""
     out = np.full((h, w, 3), fill, np.uint8)
-    H, W = full.shape[:2]
+    H, W = full.shape[:2] if isinstance(full, np.ndarray) else full.size[::-1]
     xs, ys, xe, ye = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
     if xe > xs and ye > ys:
-        out[ys - y0:ye - y0, xs - x0:xe - x0] = full[ys:ye, xs:xe]
+        inside = full[ys:ye, xs:xe] if isinstance(full, np.ndarray) else np.asarray(full.crop((xs, ys, xe, ye)))
+        out[ys - y0:ye - y0, xs - x0:xe - x0] = inside
     return out
 
 
@@ -33,7 +35,7 @@ def random_rects(W, H, n=12, max_side=300):
 
 def check_regions(path, full, fill=255):
     image = si.open_image(path)
-    H, W = full.shape[:2]
+    H, W = full.shape[:2] if isinstance(full, np.ndarray) else full.size[::-1]
     rects = random_rects(W, H)
     for (x0, y0, w, h), region in zip(rects, image.read_regions(rects, fill=fill, num_threads=2)):
         np.testing.assert_array_equal(region, expected_region(full, x0, y0, w, h, fill), err_msg=f"{path} {x0, y0, w, h}")
@@ -51,12 +53,15 @@ def pattern(h, w):
 
 @pytest.fixture(scope="module")
 def c2(data_dir):
-    """her2st C2: the image path, PIL's full decode (9,274 x 9,911 RGB) and the spot table."""
+    """her2st C2: the image path, PIL's full decode (9,274 x 9,911 RGB; a loaded PIL image,
+    cropped per comparison) and the spot table."""
     path = data_dir / "st" / "her2st" / "images" / "C2.jpg"
     spots = np.genfromtxt(data_dir / "st" / "her2st" / "spots" / "C2_selection.tsv", delimiter="\t", names=True)
-    with Image.open(path) as im:
-        full = np.asarray(im.convert("RGB"))
-    return path, full, spots
+    full = Image.open(path)
+    assert full.mode == "RGB"
+    full.load()
+    yield path, full, spots
+    full.close()
 
 
 def test_her2st_regions_equal_pil_exactly(c2):
@@ -75,13 +80,15 @@ def test_her2st_tiles_equal_pil_crops_and_land_on_tissue(c2):
     tiles = si.cut_tiles(path, x, y, size=224, n_jobs=2)
     assert tiles.pixels.shape == (len(x), 224, 224, 3) and tiles.pixels.dtype == np.uint8
     assert tiles.crop_size == 224 and len(tiles.padded) == 0
-    for i in range(len(x)):  # PIL's pixels at the documented origin (as Image.crop would cut them)
+    for i in range(len(x)):  # PIL's Image.crop at the documented origin
         x0, y0 = int(np.floor(x[i] - 112 + 0.5)), int(np.floor(y[i] - 112 + 0.5))
         assert si.tile_origin(x[i], 224) == x0 and si.tile_origin(y[i], 224) == y0
-        np.testing.assert_array_equal(tiles.pixels[i], full[y0:y0 + 224, x0:x0 + 224], err_msg=f"spot {i}")
+        np.testing.assert_array_equal(tiles.pixels[i], np.asarray(full.crop((x0, y0, x0 + 224, y0 + 224))),
+                                      err_msg=f"spot {i}")
     # Spots under tissue: H&E is much darker than the white background (corners ≈ 240).
     means = tiles.pixels.reshape(len(x), -1).mean(axis=1)
-    corners = [full[:224, :224].mean(), full[-224:, -224:].mean()]
+    W, H = full.size
+    corners = [np.asarray(full.crop((0, 0, 224, 224))).mean(), np.asarray(full.crop((W - 224, H - 224, W, H))).mean()]
     assert min(corners) > 230
     assert means.max() < 215 and np.median(means) < 180
 
