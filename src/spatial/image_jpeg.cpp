@@ -85,21 +85,17 @@ void guarded(Decoder& d, const std::string& path, const char* stage, Body&& body
   body();
 }
 
-// libjpeg cannot convert CMYK to RGB; this is PIL's cmyk2rgb on the true (non-inverted) values.
-void cmyk_to_rgb(const JSAMPLE* in, std::uint8_t* out, std::size_t n, bool inverted) {
+// libjpeg cannot convert CMYK to RGB. CMYK JPEGs store inverted values (Adobe's convention,
+// which PIL assumes too); this is PIL's cmyk2rgb on the true values.
+void cmyk_to_rgb(const JSAMPLE* in, std::uint8_t* out, std::size_t n) {
+  auto muldiv255 = [](int a, int b) {
+    const int t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
+  auto clip8 = [](int v) { return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); };
   for (std::size_t i = 0; i < n; ++i) {
-    const int c = inverted ? 255 - in[4 * i] : in[4 * i];
-    const int m = inverted ? 255 - in[4 * i + 1] : in[4 * i + 1];
-    const int y = inverted ? 255 - in[4 * i + 2] : in[4 * i + 2];
-    const int nk = inverted ? in[4 * i + 3] : 255 - in[4 * i + 3];
-    auto muldiv255 = [](int a, int b) {
-      const int t = a * b + 128;
-      return ((t >> 8) + t) >> 8;
-    };
-    auto clip8 = [](int v) { return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); };
-    out[3 * i] = clip8(nk - muldiv255(c, nk));
-    out[3 * i + 1] = clip8(nk - muldiv255(m, nk));
-    out[3 * i + 2] = clip8(nk - muldiv255(y, nk));
+    const int nk = in[4 * i + 3];  // 255 − K
+    for (int c = 0; c < 3; ++c) out[3 * i + c] = clip8(nk - muldiv255(255 - in[4 * i + c], nk));
   }
 }
 
@@ -153,7 +149,6 @@ class JpegSource : public ImageSource {
     std::vector<std::uint8_t> rgb(static_cast<std::size_t>(x_end - x_begin) * 3);
     const std::size_t skip_left = static_cast<std::size_t>(x_begin - x_offset);
     const std::size_t n = static_cast<std::size_t>(x_end - x_begin);
-    const bool inverted = true;  // CMYK JPEGs store inverted values (Adobe's convention; PIL assumes it too)
 
     std::int64_t y = 0;  // next row the decoder returns
     guarded(d, path, "pixel data", [&] {
@@ -162,7 +157,9 @@ class JpegSource : public ImageSource {
         if (resume > y) y += jpeg_skip_scanlines(cinfo, static_cast<JDIMENSION>(resume - y));
         JSAMPROW row = raw.data();
         for (; y < run.end; ++y) {
-          jpeg_read_scanlines(cinfo, &row, 1);
+          if (jpeg_read_scanlines(cinfo, &row, 1) != 1) {
+            detail::raise<FormatError>("JPEG '{}' ended at row {} of {}", path, y, info.height);
+          }
           if (y < run.begin) continue;
           const JSAMPLE* px = raw.data() + skip_left * channels;
           if (channels == 3) {
@@ -171,7 +168,7 @@ class JpegSource : public ImageSource {
             for (std::size_t i = 0; i < n; ++i) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
             sink(y, rgb.data());
           } else {
-            cmyk_to_rgb(px, rgb.data(), n, inverted);
+            cmyk_to_rgb(px, rgb.data(), n);
             sink(y, rgb.data());
           }
         }

@@ -109,6 +109,15 @@ def test_png_variants(tmp_path):
     check_regions(tmp_path / "grey16.png", np.repeat((grey16 >> 8).astype(np.uint8)[..., None], 3, axis=2))
 
 
+@pytest.mark.parametrize("mode, options", [("RGB", {"progressive": True}), ("RGB", {"subsampling": 1}),
+                                           ("L", {}), ("CMYK", {})])
+def test_jpeg_variants_equal_pil(tmp_path, mode, options):
+    img = Image.fromarray(pattern(203, 301)).convert(mode)
+    img.save(tmp_path / "image.jpg", quality=90, **options)
+    with Image.open(tmp_path / "image.jpg") as im:
+        check_regions(tmp_path / "image.jpg", np.asarray(im.convert("RGB")))
+
+
 def test_decoded_by_content_not_name(tmp_path):
     img = pattern(120, 150)
     Image.fromarray(img).save(tmp_path / "really_a_jpeg.png", format="JPEG", quality=90)  # as in STimage-1K4M
