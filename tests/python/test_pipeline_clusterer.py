@@ -75,3 +75,21 @@ def test_cluster_ions_cli_with_hdbscan(section, tmp_path):
     assert params["clusterer"] == "hdbscan" and params["hdbscan__min_cluster_size"] == 3
     html = (out / "report.html").read_text()
     assert "condensed tree" in html and "UMAP → HDBSCAN" in html
+
+
+def test_nn_method_with_hdbscan(section):
+    try:
+        from spatialembed import _nn  # noqa: F401
+    except ImportError:
+        pytest.skip("spatialembed was built without LibTorch")
+    _, stack, pattern = section
+    umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
+    model = se.IonImageClustering("nn", umap=umap, clusterer="hdbscan", hdbscan=se.HDBSCAN(min_cluster_size=3),
+                                  random_state=0, n_jobs=2).fit(stack)
+    r = model.result_
+    assert r.clusterer == "hdbscan" and r.features.shape == (len(stack), 2048)
+    kept = ~r.empty
+    direct = se.HDBSCAN(min_cluster_size=3).fit(r.embedding[kept])
+    np.testing.assert_array_equal(r.labels[kept], direct.labels_)
+    np.testing.assert_array_equal(r.condensed_tree, direct.condensed_tree_)
+    assert r.n_clusters >= 2 and se.adjusted_rand_score(pattern, r.labels) > 0.2
