@@ -237,10 +237,11 @@ class KdTree {
         double* di = dist + i * kk;
         std::uint32_t* pi = pos + i * kk;
         std::size_t& c = count[i];
-        if (c == kk && node != leaf && box_bound(q, node) > di[kk - 1]) continue;
+        double worst = c == kk ? di[kk - 1] : std::numeric_limits<double>::infinity();
+        if (node != leaf && box_bound(q, node) > worst) continue;
         for (std::uint32_t p = nd.begin; p < nd.end; ++p) {
           const double s = kernel_.distance(q, point(p));
-          if (c == kk && s >= di[kk - 1]) continue;
+          if (s >= worst) continue;
           std::size_t j = c < kk ? c++ : kk - 1;
           while (j > 0 && di[j - 1] > s) {
             di[j] = di[j - 1];
@@ -249,6 +250,7 @@ class KdTree {
           }
           di[j] = s;
           pi[j] = p;
+          if (c == kk) worst = di[kk - 1];
         }
       }
       refresh();
@@ -503,7 +505,10 @@ class Boruvka {
         const std::uint32_t p = knn_[q * kk_ + j];
         if (comp_[p] == c) continue;
         inside = false;
-        consider(best, q, p, reachability(q, p));
+        // Among the k nearest, d(q, p) <= core(q), so with alpha >= 1 the distance term
+        // cannot exceed core(q) (rounding is monotone) and need not be computed.
+        const double w = j < k_ && alpha_ >= 1.0 ? std::max(core_[q], core_[p]) : reachability(q, p);
+        consider(best, q, p, w);
       }
       inside_[q] = inside;  // components only grow: once all neighbours are inside, they stay
     }
