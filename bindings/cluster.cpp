@@ -2,6 +2,7 @@
 
 #include "common.hpp"
 #include "spatialembed/cluster/dbscan.hpp"
+#include "spatialembed/cluster/hdbscan.hpp"
 
 namespace spatialembed::bindings {
 
@@ -32,9 +33,104 @@ py::tuple fit_without_gil(const DBSCAN& dbscan, const Input& input, VectorView<c
                         to_string(result.algorithm));
 }
 
+// A NumPy view of a vector owned by `owner` (a bound result object), which it keeps alive.
+template <class T>
+py::array_t<T> view(const std::vector<T>& values, const py::object& owner) {
+  return py::array_t<T>(static_cast<py::ssize_t>(values.size()), values.data(), owner);
+}
+
+void bind_hdbscan(py::module_& m) {
+  using O = HdbscanOptions;
+  py::class_<O>(m, "HdbscanOptions", "HDBSCAN options (see spatialembed.HDBSCAN and cluster/hdbscan.hpp)")
+      .def(py::init<>())
+      .def_readwrite("min_cluster_size", &O::min_cluster_size,
+                     "Smallest number of points that counts as a cluster; >= 2. Default 5.")
+      .def_readwrite("min_samples", &O::min_samples,
+                     "Neighbours defining the core distance, the point itself counted; 0 = min_cluster_size.")
+      .def_readwrite("cluster_selection_epsilon", &O::cluster_selection_epsilon,
+                     "Distance below which clusters are not split; 0 = off; >= 0.")
+      .def_readwrite("max_cluster_size", &O::max_cluster_size,
+                     "eom only: clusters larger than this are never selected; 0 = no limit.")
+      .def_property("metric", [](const O& o) { return std::string(to_string(o.metric)); },
+                    [](O& o, const std::string& v) { o.metric = parse_metric(v); },
+                    "'euclidean', 'cosine', 'correlation' or 'manhattan'.")
+      .def_readwrite("alpha", &O::alpha, "Distance scaling: mutual reachability = max(core_a, core_b, d / alpha); > 0.")
+      .def_property("cluster_selection_method",
+                    [](const O& o) { return std::string(to_string(o.cluster_selection_method)); },
+                    [](O& o, const std::string& v) { o.cluster_selection_method = parse_cluster_selection_method(v); },
+                    "'eom' (excess of mass) or 'leaf'.")
+      .def_readwrite("allow_single_cluster", &O::allow_single_cluster,
+                     "Let the root (all points) be selected as the one cluster.")
+      .def_property("algorithm", [](const O& o) { return std::string(to_string(o.algorithm)); },
+                    [](O& o, const std::string& v) { o.algorithm = parse_hdbscan_algorithm(v); },
+                    "Spanning-tree algorithm: 'auto', 'brute' or 'kdtree'; results do not depend on it.")
+      .def_readwrite("num_threads", &O::num_threads, "Worker threads; 0 = all cores.")
+      .def("validate", &O::validate, "Raises ValueError naming the field, its value and the allowed range.");
+
+  py::class_<CondensedTree>(m, "CondensedTree", "The condensed cluster tree (see cluster/hdbscan.hpp)")
+      .def_property_readonly("parent", [](py::object self) { return view(self.cast<const CondensedTree&>().parent, self); },
+                             "Cluster node id of each row (int64; n is the root).")
+      .def_property_readonly("child", [](py::object self) { return view(self.cast<const CondensedTree&>().child, self); },
+                             "A point (< n) or a cluster node id (>= n) (int64).")
+      .def_property_readonly("lambda_val",
+                             [](py::object self) { return view(self.cast<const CondensedTree&>().lambda_val, self); },
+                             "1 / distance at which the child left the parent (float64; inf at distance 0).")
+      .def_property_readonly("child_size",
+                             [](py::object self) { return view(self.cast<const CondensedTree&>().child_size, self); },
+                             "1 for a point, the number of points for a cluster (int64).")
+      .def("__len__", &CondensedTree::size);
+
+  py::class_<SingleLinkageTree>(m, "SingleLinkageTree", "The single-linkage tree in SciPy's linkage format")
+      .def_property_readonly("left", [](py::object self) { return view(self.cast<const SingleLinkageTree&>().left, self); },
+                             "Node holding the merge edge's lower-index endpoint (int64).")
+      .def_property_readonly("right", [](py::object self) { return view(self.cast<const SingleLinkageTree&>().right, self); },
+                             "Node holding the other endpoint (int64).")
+      .def_property_readonly("distance",
+                             [](py::object self) { return view(self.cast<const SingleLinkageTree&>().distance, self); },
+                             "Mutual-reachability distance of the merge (float64, ascending).")
+      .def_property_readonly("size", [](py::object self) { return view(self.cast<const SingleLinkageTree&>().size, self); },
+                             "Points under the new node (int64).");
+
+  using R = HdbscanResult;
+  py::class_<R>(m, "HdbscanResult", "What HDBSCAN found (see cluster/hdbscan.hpp)")
+      .def_property_readonly("labels", [](py::object self) { return view(self.cast<const R&>().labels, self); },
+                             "Cluster label of each point (int32), -1 = noise.")
+      .def_property_readonly("probabilities",
+                             [](py::object self) { return view(self.cast<const R&>().probabilities, self); },
+                             "Membership strength of each point in [0, 1] (float64).")
+      .def_readonly("n_clusters", &R::n_clusters, "Number of clusters.")
+      .def_property_readonly("cluster_nodes",
+                             [](py::object self) { return view(self.cast<const R&>().cluster_nodes, self); },
+                             "Condensed-tree node id of each cluster label (int64).")
+      .def_property_readonly("core_distances",
+                             [](py::object self) { return view(self.cast<const R&>().core_distances, self); },
+                             "Core distance of each point, metric units (float64).")
+      .def_readonly("condensed_tree", &R::condensed_tree, "The condensed tree.")
+      .def_readonly("single_linkage_tree", &R::single_linkage_tree, "The single-linkage tree.")
+      .def_property_readonly("algorithm", [](const R& r) { return std::string(to_string(r.algorithm)); },
+                             "The spanning-tree algorithm that ran.");
+
+  m.def(
+      "hdbscan_fit",
+      [](const CArray<float>& X, HdbscanOptions options, const py::object& progress) {
+        options.progress = python_progress(progress);
+        const auto view_x = matrix_view(X, "X");
+        const HDBSCAN hdbscan(options);
+        HdbscanResult result;
+        {
+          py::gil_scoped_release release;
+          result = hdbscan.fit(view_x);
+        }
+        return result;
+      },
+      py::arg("X"), py::arg("options"), py::arg("progress") = py::none(),
+      "HDBSCAN of the rows of X (float32, n x d). Returns an HdbscanResult.");
+}
+
 }  // namespace
 
 void bind_cluster(py::module_& m) {
+  bind_hdbscan(m);
   m.def(
       "dbscan",
       [](const CArray<float>& X, double eps, std::int64_t min_samples, const std::string& metric,

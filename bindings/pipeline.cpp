@@ -58,6 +58,21 @@ py::dict result_to_python(IonImageClusteringResult&& r) {
              W = static_cast<py::ssize_t>(r.width), K = static_cast<py::ssize_t>(r.members.size());
   py::dict out;
   out["method"] = to_string(r.method);
+  out["clusterer"] = to_string(r.clusterer);
+  if (r.clusterer == IonClusterer::hdbscan) {
+    py::dict tree;
+    tree["parent"] = to_numpy(std::move(r.condensed_tree.parent));
+    tree["child"] = to_numpy(std::move(r.condensed_tree.child));
+    tree["lambda_val"] = to_numpy(std::move(r.condensed_tree.lambda_val));
+    tree["child_size"] = to_numpy(std::move(r.condensed_tree.child_size));
+    out["condensed_tree"] = tree;
+    out["cluster_nodes"] = to_numpy(std::move(r.cluster_nodes));
+    out["probabilities"] = to_numpy(std::move(r.probabilities));
+  } else {
+    out["condensed_tree"] = py::none();
+    out["cluster_nodes"] = py::none();
+    out["probabilities"] = py::none();
+  }
   out["labels"] = to_numpy(std::move(r.labels));
   out["empty"] = to_numpy(std::move(r.empty)).attr("view")("bool");
   out["mz"] = to_numpy(std::move(r.mz));
@@ -222,9 +237,12 @@ void bind_pipeline(py::module_& m) {
       [](const PreparedIonImages& prepared, const std::string& method, bool tic_normalize, double hotspot_quantile,
          std::size_t median_filter, UmapOptions umap, std::optional<double> eps, std::int64_t min_samples,
          const std::string& dbscan_algorithm, double isotope_tolerance, const std::string& isotope_unit, int max_charge,
-         std::uint64_t seed, int num_threads, const py::object& features, const py::object& progress) {
+         std::uint64_t seed, int num_threads, const py::object& features, const py::object& progress,
+         const std::string& clusterer, const HdbscanOptions& hdbscan) {
         IonImageClusteringOptions o;
         o.method = parse_ion_clustering_method(method);
+        o.clusterer = parse_ion_clusterer(clusterer);
+        o.hdbscan = hdbscan;
         o.preprocess.tic_normalize = tic_normalize;
         o.preprocess.hotspot_quantile = hotspot_quantile;
         o.preprocess.median_filter = median_filter;
@@ -251,7 +269,8 @@ void bind_pipeline(py::module_& m) {
       py::arg("prepared"), py::arg("method"), py::arg("tic_normalize"), py::arg("hotspot_quantile"),
       py::arg("median_filter"), py::arg("umap"), py::arg("eps"), py::arg("min_samples"), py::arg("dbscan_algorithm"),
       py::arg("isotope_tolerance"), py::arg("isotope_unit"), py::arg("max_charge"), py::arg("seed"),
-      py::arg("num_threads"), py::arg("features"), py::arg("progress"),
+      py::arg("num_threads"), py::arg("features"), py::arg("progress"), py::arg("clusterer") = "dbscan",
+      py::arg("hdbscan") = HdbscanOptions{},
       "The ion-image clustering pipeline on prepared ion images (see spatialembed.IonImageClustering).");
 }
 

@@ -3,6 +3,7 @@
 /// Umbrella header: every public header of spatialembed::core.
 
 #include "spatialembed/cluster/dbscan.hpp"
+#include "spatialembed/cluster/hdbscan.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/matrix_view.hpp"
 #include "spatialembed/common/memory.hpp"

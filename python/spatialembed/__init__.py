@@ -4,7 +4,7 @@ The estimators follow scikit-learn's conventions (``fit``, ``fit_predict``,
 ``get_params``/``set_params``) and work inside :class:`sklearn.pipeline.Pipeline`.
 """
 from ._core import UnsafeOutputError, __version__
-from .cluster import DBSCAN
+from .cluster import DBSCAN, HDBSCAN
 from .manifold import UMAP
 from .metrics import (adjusted_rand_score, knn_recall, nearest_neighbors, normalized_mutual_info_score,
                       silhouette_samples, silhouette_score, trustworthiness)
@@ -14,7 +14,7 @@ from .nn import Embedder
 from .pipeline import IonImageClustering, IonImageClusteringResult, PreparedIonImages
 from .simulate import load_truth, simulate_tissue
 
-__all__ = ["DBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader",
+__all__ = ["DBSCAN", "HDBSCAN", "Embedder", "IonImageClustering", "IonImageClusteringResult", "UMAP", "ImzMLReader",
            "ImzMLWriter", "IonImageStack", "adjusted_rand_score", "isotope_pairs", "k_distance", "k_distance_knee",
            "knn_recall", "load_truth", "nearest_neighbors", "normalized_mutual_info_score", "pick_peaks", "PreparedIonImages",
            "silhouette_samples", "silhouette_score", "simulate_tissue", "trustworthiness", "UnsafeOutputError", "__version__"]

@@ -6,7 +6,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "cluster-ions", help="group ion images by shared spatial structure (NN-based and UMAP-only)",
         description="Ion images (imzML peaks or a PNG folder) -> CNN features (nn) or raw pixels (umap_only) -> "
-                    "UMAP 3-D -> DBSCAN (Zhang et al., Anal Bioanal Chem 413:2803, 2021). Writes clusters.csv, "
+                    "UMAP 3-D -> DBSCAN or HDBSCAN (Zhang et al., Anal Bioanal Chem 413:2803, 2021). Writes clusters.csv, "
                     "embedding.npy, features.npy, params.json and report.html into --out.")
     p.add_argument("input", metavar="INPUT", help="an .imzML file (with its .ibd) or a folder of <m/z>.png ion images")
     p.add_argument("--out", required=True, help="output folder (must not exist unless --overwrite)")
@@ -33,13 +33,21 @@ def add_parser(subparsers):
     nn.add_argument("--input-size", type=int, help="network input side for torchscript backbones, pixels")
     nn.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     nn.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
-    cl = p.add_argument_group("UMAP and DBSCAN")
+    cl = p.add_argument_group("UMAP and the clusterer (DBSCAN or HDBSCAN)")
     cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
     cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")
     cl.add_argument("--metric", choices=["euclidean", "cosine", "correlation", "manhattan"], default="euclidean",
                     help="UMAP input distance (default: euclidean)")
     cl.add_argument("--eps", type=float, default=None, help="DBSCAN eps (default: knee of the k-distance curve)")
     cl.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples (default: 5)")
+    cl.add_argument("--clusterer", choices=["dbscan", "hdbscan"], default="dbscan",
+                    help="clustering of the UMAP coordinates (default: dbscan, the paper's)")
+    cl.add_argument("--min-cluster-size", type=int, default=5,
+                    help="HDBSCAN min_cluster_size (default: 5)")
+    cl.add_argument("--hdbscan-min-samples", type=int, default=None,
+                    help="HDBSCAN min_samples (default: min_cluster_size)")
+    cl.add_argument("--cluster-selection-method", choices=["eom", "leaf"], default="eom",
+                    help="HDBSCAN cluster selection (default: eom)")
     cl.add_argument("--hotspot-quantile", type=float, default=0.99, help="clip each image at this quantile (default: 0.99)")
     cl.add_argument("--isotope-tolerance", type=float, default=None,
                     help="isotope pairing tolerance for the evaluation (default: 10 ppm for imzML, 0.02 Da for PNGs)")
@@ -55,6 +63,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from .cluster import HDBSCAN
     from .manifold import UMAP
     from .nn import Embedder, reuse_freed_memory
     from .workflow import cluster_ions, read_mz_list
@@ -71,6 +80,9 @@ def run(args):
         embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
                           input_size=args.input_size),
         umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
+        clusterer=args.clusterer,
+        hdbscan=HDBSCAN(min_cluster_size=args.min_cluster_size, min_samples=args.hdbscan_min_samples,
+                        cluster_selection_method=args.cluster_selection_method),
         eps=args.eps, min_samples=args.min_samples, hotspot_quantile=args.hotspot_quantile,
         isotope_tolerance=args.isotope_tolerance, isotope_unit=args.isotope_unit,
         random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet)

@@ -35,7 +35,7 @@ class IonImageClusteringResult:
         Every option the run used, with ``eps`` the value actually used and ``eps_auto`` True
         when it was chosen from the k-distance curve.
     timings : dict of str to float
-        Seconds per stage: "preprocess", "embed" (nn only), "umap", "dbscan", "total".
+        Seconds per stage: "preprocess", "embed" (nn only), "umap", "dbscan" or "hdbscan", "total".
     evaluation : dict
         ``n_clusters``; ``noise_fraction`` (share of the non-empty images labelled −1);
         ``silhouette`` (in the embedding, over clustered images; NaN with fewer than 2
@@ -43,7 +43,18 @@ class IonImageClusteringResult:
         ``isotope_pairs_clustered`` (pairs whose both images are clustered) and
         ``isotope_coclustering`` (share of those in one cluster; NaN when there are none);
         ``k_distances`` (the ascending k-distance curve in the embedding, k = min_samples, from
-        which an automatic eps is chosen).
+        which an automatic eps is chosen; DBSCAN only).
+    clusterer : {"dbscan", "hdbscan"}
+        The clustering of the embedding.
+    probabilities : ndarray of shape (n_images,), float64, or None
+        HDBSCAN membership strength of each ion image (0 for noise and empty images); None
+        for DBSCAN.
+    condensed_tree : numpy structured array (parent, child, lambda_val, child_size), or None
+        HDBSCAN's condensed tree (see :attr:`HDBSCAN.condensed_tree_`) over the non-empty
+        images: point nodes ``0 … n_kept − 1`` are the non-empty images in input order
+        (``np.flatnonzero(~empty)``), cluster nodes start at ``n_kept`` (the root). None for DBSCAN.
+    cluster_nodes : ndarray of int64, or None
+        HDBSCAN: the condensed-tree node of each cluster label.
     """
 
     method: str
@@ -58,6 +69,10 @@ class IonImageClusteringResult:
     params: Dict = field(default_factory=dict)
     timings: Dict[str, float] = field(default_factory=dict)
     evaluation: Dict = field(default_factory=dict)
+    clusterer: str = "dbscan"
+    probabilities: Optional[np.ndarray] = None
+    condensed_tree: Optional[np.ndarray] = None
+    cluster_nodes: Optional[np.ndarray] = None
 
     @property
     def n_clusters(self):

@@ -134,3 +134,154 @@ class DBSCAN(ClusterMixin, BaseEstimator):
             np.asarray(distances, dtype=np.float64), n, float(self.eps), int(self.min_samples), threads,
             as_sample_weight(sample_weight, n))
         return graph, labels, core, n_clusters, algorithm
+
+
+_HDBSCAN_DEFAULTS = _core.HdbscanOptions()
+
+
+class HDBSCAN(ClusterMixin, BaseEstimator):
+    """Hierarchical density-based clustering: HDBSCAN* (Campello, Moulavi & Sander, PAKDD
+    2013; McInnes & Healy, ICDMW 2017), with the parameters and flat-clustering rules of
+    :class:`sklearn.cluster.HDBSCAN` (scikit-learn 1.3), in C++.
+
+    The core distance of a point is the distance to its ``min_samples``-th nearest point,
+    itself counted first; the mutual reachability of two points is
+    ``max(core(a), core(b), d(a, b) / alpha)``. The minimum spanning tree of that graph
+    (ties broken by (distance, lower index, higher index), which makes it unique), its
+    single-linkage tree, the tree condensed with ``min_cluster_size`` and the excess-of-mass
+    or leaf selection give the clusters. No ``eps`` is needed. Results are identical for any
+    ``n_jobs`` and ``algorithm``.
+
+    Parameters
+    ----------
+    min_cluster_size : int, default=5
+        Smallest number of points that counts as a cluster; >= 2.
+    min_samples : int, default=None
+        Neighbours that define the core distance, the point itself counted; None =
+        ``min_cluster_size``. At most the number of samples.
+    cluster_selection_epsilon : float, default=0.0
+        Distance (metric units) below which clusters are not split: a selected cluster born
+        below it is replaced by its ancestor that exists at this distance.
+    max_cluster_size : int, default=None
+        ``"eom"`` only: clusters with more points are never selected (their children are).
+        None (or 0) = no limit.
+    metric : {"euclidean", "cosine", "correlation", "manhattan"}, default="euclidean"
+    alpha : float, default=1.0
+        Distance scaling of robust single linkage; > 0.
+    algorithm : {"auto", "brute", "kdtree"}, default="auto"
+        Spanning-tree algorithm: Prim over all pairs (O(n^2) time, O(n) memory) or Borůvka
+        with a KD-tree; "auto" = kdtree up to 16 features. Results do not depend on it.
+    cluster_selection_method : {"eom", "leaf"}, default="eom"
+        Excess of mass (the most stable non-nested clusters) or the condensed tree's leaves.
+    allow_single_cluster : bool, default=False
+        Allow the root (all points) to be the one cluster.
+    n_jobs : int, default=None
+        Threads; None or -1 = all cores. Results do not depend on it.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,), int32
+        Cluster labels, -1 = noise. Clusters are numbered in increasing condensed-tree node
+        id (breadth-first from the root), as scikit-learn numbers them.
+    probabilities_ : ndarray of shape (n_samples,), float64
+        Membership strength in [0, 1]; 0 for noise.
+    n_clusters_ : int
+    condensed_tree_ : numpy structured array with fields parent, child, lambda_val, child_size
+        As the hdbscan library's ``condensed_tree_.to_numpy()``: each row says that ``child``
+        (a point < n_samples, or a cluster node >= n_samples) left cluster ``parent`` at
+        lambda = 1 / distance. Node n_samples is the root.
+    single_linkage_tree_ : ndarray of shape (n_samples - 1, 4), float64
+        SciPy linkage matrix (left, right, distance, size) of the mutual-reachability graph.
+    cluster_nodes_ : ndarray of shape (n_clusters_,), int64
+        Condensed-tree node of each label.
+    core_distances_ : ndarray of shape (n_samples,), float64
+    algorithm_ : str
+        The spanning-tree algorithm that ran.
+    n_features_in_ : int
+
+    Raises
+    ------
+    ValueError
+        From ``fit``: min_cluster_size < 2, min_samples larger than the number of samples,
+        a negative cluster_selection_epsilon, alpha <= 0, an unknown metric, algorithm or
+        selection method, NaN or infinity in X, X not 2-D.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spatialembed import HDBSCAN
+    >>> X = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0]], dtype=np.float32)
+    >>> HDBSCAN(min_cluster_size=3, min_samples=2).fit_predict(X)
+    array([0, 0, 0, 1, 1, 1], dtype=int32)
+    """
+
+    def __init__(self, min_cluster_size=_HDBSCAN_DEFAULTS.min_cluster_size, min_samples=None,
+                 cluster_selection_epsilon=_HDBSCAN_DEFAULTS.cluster_selection_epsilon, max_cluster_size=None,
+                 metric=_HDBSCAN_DEFAULTS.metric, alpha=_HDBSCAN_DEFAULTS.alpha,
+                 algorithm=_HDBSCAN_DEFAULTS.algorithm,
+                 cluster_selection_method=_HDBSCAN_DEFAULTS.cluster_selection_method,
+                 allow_single_cluster=_HDBSCAN_DEFAULTS.allow_single_cluster, n_jobs=None):
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.cluster_selection_epsilon = cluster_selection_epsilon
+        self.max_cluster_size = max_cluster_size
+        self.metric = metric
+        self.alpha = alpha
+        self.algorithm = algorithm
+        self.cluster_selection_method = cluster_selection_method
+        self.allow_single_cluster = allow_single_cluster
+        self.n_jobs = n_jobs
+
+    def _options(self):
+        options = _core.HdbscanOptions()
+        values = {name: getattr(self, name) for name in (
+            "min_cluster_size", "cluster_selection_epsilon", "metric", "alpha", "algorithm",
+            "cluster_selection_method", "allow_single_cluster")}
+        values["min_samples"] = 0 if self.min_samples is None else self.min_samples
+        values["max_cluster_size"] = 0 if self.max_cluster_size is None else self.max_cluster_size
+        values["num_threads"] = num_threads(self.n_jobs)
+        for name, value in values.items():
+            try:
+                setattr(options, name, value)
+            except TypeError:
+                kind = type(getattr(options, name)).__name__
+                raise ValueError(f"{name} must be of type {kind}, got {value!r}") from None
+        return options
+
+    def fit(self, X, y=None):
+        """Cluster ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Converted to C-contiguous float32 (a copy only when needed); distances are
+            computed in float64.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        options = self._options()
+        X = as_float32_matrix(X)
+        result = _core.hdbscan_fit(X, options)
+        tree = result.condensed_tree
+        self.labels_ = np.array(result.labels)
+        self.probabilities_ = np.array(result.probabilities)
+        self.n_clusters_ = int(result.n_clusters)
+        condensed = np.empty(len(tree), dtype=[("parent", np.int64), ("child", np.int64), ("lambda_val", np.float64),
+                                              ("child_size", np.int64)])
+        for name in condensed.dtype.names:
+            condensed[name] = getattr(tree, name)
+        self.condensed_tree_ = condensed
+        slt = result.single_linkage_tree
+        self.single_linkage_tree_ = np.column_stack([slt.left, slt.right, slt.distance, slt.size]).astype(np.float64)
+        self.cluster_nodes_ = np.array(result.cluster_nodes)
+        self.core_distances_ = np.array(result.core_distances)
+        self.algorithm_ = result.algorithm
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Cluster ``X`` and return ``labels_`` (see :meth:`fit`)."""
+        return self.fit(X).labels_

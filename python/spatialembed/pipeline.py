@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from . import _core
 from ._result import IonImageClusteringResult
 from ._validation import num_threads, tolerance as parse_tolerance
+from .cluster import HDBSCAN
 from .manifold import UMAP
 from .msi import IonImageStack, png_stack_options
 
@@ -169,12 +170,22 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     - ``method="umap_only"`` (the paper's baseline): preprocess → the raw ion-image vectors
       (measured pixels) → UMAP to 3-D → DBSCAN.
 
+    Either pipeline can end in :class:`HDBSCAN` instead of DBSCAN (``clusterer="hdbscan"``):
+    no eps to choose, and the condensed tree is kept in ``result_.condensed_tree``.
+
     Ion images that are all zero after preprocessing (empty or constant) are not clustered
     and get label −1.
 
     Parameters
     ----------
     method : {"nn", "umap_only"}, default="nn"
+    clusterer : {"dbscan", "hdbscan"}, default="dbscan"
+        The clustering of the UMAP coordinates: DBSCAN (the paper; ``eps``, ``min_samples``,
+        ``dbscan_algorithm``) or HDBSCAN (``hdbscan``).
+    hdbscan : HDBSCAN, default=None
+        The HDBSCAN settings of ``clusterer="hdbscan"``; None = ``HDBSCAN()`` (scikit-learn's
+        defaults, min_cluster_size=5). Its ``metric`` (euclidean in the UMAP space) and
+        ``n_jobs`` are replaced by this estimator's.
     embedder : Embedder, default=None
         The feature extractor of ``method="nn"``; None = ``Embedder()`` (ResNet-50 with the
         fetched ImageNet weights). Its ``hotspot_quantile`` is ignored: images arrive clipped.
@@ -231,10 +242,13 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     >>> model.result_.evaluation["n_clusters"], model.result_.params["eps"]
     """
 
-    def __init__(self, method="nn", *, embedder=None, umap=None, eps=None, min_samples=5, dbscan_algorithm="auto",
-                 tic_normalize=False, hotspot_quantile=0.99, median_filter=0, isotope_tolerance=10.0,
-                 isotope_unit="ppm", max_charge=1, random_state=0, n_jobs=None, verbose=False):
+    def __init__(self, method="nn", *, embedder=None, umap=None, clusterer="dbscan", hdbscan=None, eps=None,
+                 min_samples=5, dbscan_algorithm="auto", tic_normalize=False, hotspot_quantile=0.99, median_filter=0,
+                 isotope_tolerance=10.0, isotope_unit="ppm", max_charge=1, random_state=0, n_jobs=None,
+                 verbose=False):
         self.method = method
+        self.clusterer = clusterer
+        self.hdbscan = hdbscan
         self.embedder = embedder
         self.umap = umap
         self.eps = eps
@@ -270,6 +284,12 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         options = umap._options()
         options.init = umap.init
         return options
+
+    def _hdbscan_options(self):
+        hdbscan = HDBSCAN() if self.hdbscan is None else self.hdbscan
+        if not isinstance(hdbscan, HDBSCAN):
+            raise ValueError(f"hdbscan must be a spatialembed.HDBSCAN, got {type(hdbscan).__name__}")
+        return hdbscan._options()
 
     def _features(self):
         if self.method != "nn":
@@ -337,7 +357,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
                 int(self.median_filter), umap, None if self.eps is None else float(self.eps),
                 int(self.min_samples), str(self.dbscan_algorithm), float(self.isotope_tolerance), str(self.isotope_unit),
                 int(self.max_charge), int(self.random_state) % 2**64, num_threads(self.n_jobs), self._features(),
-                bars.update if self.verbose else None)
+                bars.update if self.verbose else None, str(self.clusterer), self._hdbscan_options())
         self.result_ = self._result(raw)
         self.labels_ = self.result_.labels
         self.embedding_ = self.result_.embedding
@@ -349,7 +369,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         return self.fit(X).labels_
 
     def _result(self, raw):
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("embedder", "umap")}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("embedder", "umap", "hdbscan")}
         umap = default_umap() if self.umap is None else self.umap
         params.update({f"umap__{k}": v for k, v in umap.get_params().items() if k not in ("random_state", "n_jobs")})
         params["umap__n_neighbors"] = raw["n_neighbors"]
@@ -357,12 +377,26 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
             from .nn import Embedder
             embedder = Embedder() if self.embedder is None else self.embedder
             params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k != "hotspot_quantile"})
-        params.update(eps=raw["eps"], eps_auto=raw["eps_auto"])
+        condensed = None
+        if raw["clusterer"] == "hdbscan":
+            hdbscan = HDBSCAN() if self.hdbscan is None else self.hdbscan
+            params.update({f"hdbscan__{k}": v for k, v in hdbscan.get_params().items() if k not in ("n_jobs", "metric")})
+            for name in ("eps", "min_samples", "dbscan_algorithm"):
+                params.pop(name, None)
+            tree = raw["condensed_tree"]
+            condensed = np.empty(len(tree["parent"]), dtype=[("parent", np.int64), ("child", np.int64),
+                                                            ("lambda_val", np.float64), ("child_size", np.int64)])
+            for name in condensed.dtype.names:
+                condensed[name] = tree[name]
+        else:
+            params.update(eps=raw["eps"], eps_auto=raw["eps_auto"])
         return IonImageClusteringResult(
             method=raw["method"], mz=raw["mz"], labels=raw["labels"].astype(np.int64), empty=raw["empty"],
             embedding=raw["embedding"], features=raw["features"], mask=raw["mask"],
             cluster_mean_images=raw["cluster_mean_images"], members=list(raw["members"]), params=params,
-            timings=dict(raw["timings"]), evaluation=dict(raw["evaluation"], k_distances=raw["k_distances"]))
+            timings=dict(raw["timings"]), evaluation=dict(raw["evaluation"], k_distances=raw["k_distances"]),
+            clusterer=raw["clusterer"], probabilities=raw["probabilities"], condensed_tree=condensed,
+            cluster_nodes=raw["cluster_nodes"])
 
 
 class _StageBars:

@@ -28,7 +28,7 @@ __all__ = ["write_report", "render_screenshot"]
 ISOTOPE_SPACING = 1.00336  # Da, 13C - 12C
 _METHOD_NAMES = {"nn": "NN-based (CNN features → UMAP → DBSCAN)",
                  "umap_only": "UMAP-only (raw pixels → UMAP → DBSCAN)"}
-_STAGES = ("preprocess", "embed", "umap", "dbscan", "total")
+_STAGES = ("preprocess", "embed", "umap", "dbscan", "hdbscan", "total")
 _NOISE_COLOR = "#9a9a9a"
 _EMPTY_COLOR = "#d0d0d0"
 
@@ -268,8 +268,9 @@ def _fmt(value):
     return str(value)
 
 
-def _method_label(name):
-    return _METHOD_NAMES.get(name, name)
+def _method_label(name, clusterer="dbscan"):
+    label = _METHOD_NAMES.get(name, name)
+    return label.replace("→ DBSCAN", "→ HDBSCAN") if clusterer == "hdbscan" else label
 
 
 def _cluster_colors(n):
@@ -378,6 +379,10 @@ class _Method:
         self.params = dict(result.params or {})
         self.timings = dict(result.timings or {})
         self.noise = (self.labels < 0) & ~self.empty
+        self.clusterer = getattr(result, "clusterer", None) or "dbscan"
+        self.condensed_tree = getattr(result, "condensed_tree", None)
+        self.cluster_nodes = getattr(result, "cluster_nodes", None)
+        self.label = _method_label(name, self.clusterer)
 
     def color(self, label):
         return self.colors[label % len(self.colors)] if label >= 0 else _NOISE_COLOR
@@ -434,7 +439,7 @@ class _Report:
         body = "\n".join(f'<section id="{key}">\n<h2>{_e(name)}</h2>\n{content}\n</section>'
                          for key, name, content in sections)
         generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-        methods = ", ".join(_method_label(m.name) for m in self.methods)
+        methods = ", ".join(m.label for m in self.methods)
         return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -516,7 +521,7 @@ class _Report:
                 nonempty = int((~m.empty).sum())
                 share = m.noise.sum() / nonempty if nonempty else float("nan")
             noise.append(f"{_fmt(float(share))} ({int(m.noise.sum())} images)")
-        row("noise fraction", noise, "share of the non-empty images labelled −1 by DBSCAN")
+        row("noise fraction", noise, "share of the non-empty images labelled −1 by the clusterer")
         row("silhouette", [_fmt(float(evaluation(m, "silhouette", float("nan")))) for m in self.methods],
             "in the embedding, over clustered images")
         row("isotope pairs", [_fmt(evaluation(m, "isotope_pairs")) for m in self.methods],
@@ -524,8 +529,12 @@ class _Report:
         row("… both images clustered", [_fmt(evaluation(m, "isotope_pairs_clustered")) for m in self.methods])
         row("… in one cluster (share)", [_fmt(evaluation(m, "isotope_coclustering")) for m in self.methods],
             "isotope co-clustering: share of the clustered pairs whose two images share a cluster")
+        row("clusterer", [m.clusterer.upper() for m in self.methods])
         eps = []
         for m in self.methods:
+            if m.clusterer == "hdbscan":
+                eps.append("— (HDBSCAN)")
+                continue
             value = m.params.get("eps")
             auto = m.params.get("eps_auto")
             text = _fmt(value)
@@ -533,7 +542,9 @@ class _Report:
                 text += " (auto, k-distance)" if auto else " (given)"
             eps.append(text)
         row("DBSCAN eps", eps)
-        for key in ("min_samples", "n_neighbors", "min_dist", "n_components", "metric", "backbone", "seed"):
+        for key in ("min_samples", "hdbscan__min_cluster_size", "hdbscan__min_samples",
+                    "hdbscan__cluster_selection_method", "n_neighbors", "min_dist", "n_components", "metric", "backbone",
+                    "seed"):
             if any(key in m.params for m in self.methods):
                 row(key, [_fmt(m.params.get(key)) for m in self.methods])
         stages = [s for s in _STAGES if any(s in m.timings for m in self.methods)]
@@ -541,7 +552,7 @@ class _Report:
         for stage in stages:
             row(f"time: {stage}", [f"{m.timings[stage]:.2f} s" if isinstance(m.timings.get(stage), (int, float))
                                    else "—" for m in self.methods])
-        head = "<tr><th></th>" + "".join(f'<th scope="col">{_e(_method_label(m.name))}</th>'
+        head = "<tr><th></th>" + "".join(f'<th scope="col">{_e(m.label)}</th>'
                                          for m in self.methods) + "</tr>"
         params = "".join(
             f"<details><summary>All parameters: {_e(m.name)}</summary><table class='params'>"
@@ -617,7 +628,7 @@ class _Report:
             ax.scatter(self.mz[unclustered], heights[unclustered], s=12, marker="x", c=_NOISE_COLOR, zorder=3,
                        linewidths=0.8)
             ax.set_ylim(bottom=0)
-            ax.set_title(f"{_method_label(method.name)}: ion m/z coloured by cluster (grey × = noise or empty)",
+            ax.set_title(f"{method.label}: ion m/z coloured by cluster (grey × = noise or empty)",
                          fontsize=10, loc="left")
             ax.spines[["top", "right"]].set_visible(False)
             # strip: m/z of the members of each cluster
@@ -772,7 +783,7 @@ class _Report:
                 f"<figcaption>{_e(caption)}</figcaption></figure>")
 
     def method_gallery(self, method):
-        parts = [f"<h3>{_e(_method_label(method.name))}</h3>"]
+        parts = [f"<h3>{_e(method.label)}</h3>"]
         n_noise, n_empty = int(method.noise.sum()), int(method.empty.sum())
         parts.append(f'<p class="counts">{method.n_clusters} clusters, {int((method.labels >= 0).sum())} clustered '
                      f"ion images, {n_noise} noise, {n_empty} empty.</p>")
@@ -832,11 +843,71 @@ class _Report:
 
     # ---- embedding -----------------------------------------------------------------------
     def embedding_section(self):
-        columns = [self.embedding_figure(m) + self.k_distance_figure(m) for m in self.methods]
+        columns = [self.embedding_figure(m) + (self.condensed_tree_figure(m) if m.clusterer == "hdbscan"
+                                               else self.k_distance_figure(m)) for m in self.methods]
         note = ("UMAP coordinates of each ion image, coloured by cluster (number at the cluster's centre); noise grey. "
-                "Below: the sorted k-distance curve (k = min_samples) in that space with the DBSCAN eps used — "
-                "points under the line are core points; when the curve has no clear knee, try another eps.")
+                "Below, for DBSCAN: the sorted k-distance curve (k = min_samples) in that space with the eps used — "
+                "points under the line are core points; when the curve has no clear knee, try another eps. "
+                "For HDBSCAN: the condensed cluster tree — each bar a cluster, from the density λ = 1/distance at "
+                "which it appears (top) to where it splits or dissolves, its width the number of ion images; the "
+                "selected clusters coloured and numbered.")
         return f'<p class="note">{_e(note)}</p>' + self.side_by_side(columns)
+
+    def condensed_tree_figure(self, method):
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Rectangle
+
+        tree = method.condensed_tree
+        if tree is None or len(tree) == 0:
+            return '<p class="note">No condensed tree (fewer than two ion images).</p>'
+        parent, child = np.asarray(tree["parent"]), np.asarray(tree["child"])
+        lam, size = np.asarray(tree["lambda_val"], np.float64), np.asarray(tree["child_size"])
+        root = int(parent.min())
+        finite = lam[np.isfinite(lam)]
+        top = float(finite.max()) * 1.05 if finite.size else 1.0
+        lam = np.where(np.isfinite(lam), lam, top)
+        is_cluster = child >= root
+        children = {}
+        birth, count = {root: 0.0}, {root: int(size[parent == root].sum())}
+        for p, c, l, n in zip(parent[is_cluster], child[is_cluster], lam[is_cluster], size[is_cluster]):
+            children.setdefault(int(p), []).append(int(c))
+            birth[int(c)], count[int(c)] = float(l), int(n)
+        death = {c: float(lam[parent == c].max()) if (parent == c).any() else birth[c] for c in birth}
+        x, order = {}, []
+
+        def place(c):  # leaves left to right in depth-first order; a parent over its children's middle
+            kids = children.get(c, [])
+            if not kids:
+                x[c] = float(len(order))
+                order.append(c)
+                return
+            for k in kids:
+                place(k)
+            x[c] = float(np.mean([x[k] for k in kids]))
+
+        place(root)
+        selected = {int(node): label for label, node in enumerate(method.cluster_nodes if method.cluster_nodes is not None else [])}
+        widest = max(count.values()) or 1
+        fig = Figure(figsize=(6.6 if self.columns > 1 else 8.0, 2.6))
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.08, top=0.92)
+        ax = fig.add_subplot()
+        for c in birth:
+            w = 0.15 + 0.7 * count[c] / widest
+            color = method.color(selected[c]) if c in selected else "#b0b0b0"
+            ax.add_patch(Rectangle((x[c] - w / 2, birth[c]), w, max(death[c] - birth[c], top * 0.002), color=color,
+                                   alpha=0.9 if c in selected else 0.6, lw=0))
+            if c in selected:
+                ax.text(x[c], death[c], str(selected[c]), ha="center", va="top", fontsize=7)
+            kids = children.get(c, [])
+            if kids:
+                ax.plot([min(x[k] for k in kids), max(x[k] for k in kids)], [death[c], death[c]], color="#555555", lw=0.8)
+        ax.set_xlim(-1, max(len(order), 1))
+        ax.set_ylim(top, 0)
+        ax.set_xticks([])
+        ax.set_ylabel("λ = 1 / distance", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title("condensed tree", fontsize=8)
+        return f'<img class="figure" alt="condensed tree of {_e(method.name)}" src="{_figure_uri(fig)}">'
 
     def k_distance_figure(self, method):
         from matplotlib.figure import Figure
@@ -864,7 +935,7 @@ class _Report:
         points = method.embedding
         finite = np.all(np.isfinite(points), axis=1) if points.size else np.zeros(len(points), bool)
         dims = points.shape[1] if points.ndim == 2 else 0
-        title = f"<h3>{_e(_method_label(method.name))}</h3>"
+        title = f"<h3>{_e(method.label)}</h3>"
         if dims < 2 or not finite.any():
             return title + '<p class="note">No embedding to show.</p>'
         three = dims >= 3

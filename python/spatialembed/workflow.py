@@ -377,7 +377,10 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
     """Writes a run's files into ``folder`` (which must exist and be empty):
 
     - ``clusters.csv``: per ion image its m/z, whether it was empty, and per method its
-      cluster label (−1 = noise/empty) and 3-D coordinates;
+      cluster label (−1 = noise/empty) and 3-D coordinates (and, for HDBSCAN, its membership
+      probability);
+    - ``condensed_tree_<method>.csv``: HDBSCAN's condensed tree (parent, child, lambda_val,
+      child_size; point nodes index the non-empty images in input order);
     - ``embedding.npy``: (n_images, 3) float32 of the first method (``embedding_<method>.npy``
       for each further one);
     - ``features.npy``: (n_images, 2048) float32 CNN features (method nn);
@@ -394,12 +397,23 @@ def write_outputs(folder, stack, results, *, mean_spectrum=None, facts=None, com
         header = ["mz", "empty"]
         for name in names:
             header += [f"label_{name}"] + [f"{name}_{axis}" for axis in "xyz"[:results[name].embedding.shape[1]]]
+            if getattr(results[name], "probabilities", None) is not None:
+                header.append(f"probability_{name}")
         writer.writerow(header)
         for k, mz in enumerate(first.mz):
             row = [repr(float(mz)), int(first.empty[k])]
             for name in names:
                 row += [int(results[name].labels[k])] + [f"{v:.6g}" for v in results[name].embedding[k]]
+                if getattr(results[name], "probabilities", None) is not None:
+                    row.append(f"{results[name].probabilities[k]:.6g}")
             writer.writerow(row)
+    for name in names:
+        tree = getattr(results[name], "condensed_tree", None)
+        if tree is not None:
+            with open(folder / f"condensed_tree_{name}.csv", "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(tree.dtype.names)
+                writer.writerows((int(p), int(c), repr(float(l)), int(s)) for p, c, l, s in tree.tolist())
     for i, name in enumerate(names):
         np.save(folder / ("embedding.npy" if i == 0 else f"embedding_{name}.npy"), results[name].embedding)
         if results[name].features is not None:
@@ -505,9 +519,11 @@ def cluster_ions(input, out, *, methods=("nn", "umap_only"), overwrite=False, re
         start = time.perf_counter()
         model = IonImageClustering(method, **clustering_options).fit(prepared)
         results[method] = model.result_
-        e = model.result_.evaluation
-        log(f"{method}: {e['n_clusters']} clusters, noise {e['noise_fraction']:.0%}, eps {model.result_.params['eps']:.3g}"
-            f"{' (auto)' if model.result_.params['eps_auto'] else ''} ({time.perf_counter() - start:.1f} s)")
+        e, p = model.result_.evaluation, model.result_.params
+        how = (f"HDBSCAN min_cluster_size {p.get('hdbscan__min_cluster_size')}" if model.result_.clusterer == "hdbscan"
+               else f"eps {p['eps']:.3g}{' (auto)' if p['eps_auto'] else ''}")
+        log(f"{method}: {e['n_clusters']} clusters, noise {e['noise_fraction']:.0%}, {how} "
+            f"({time.perf_counter() - start:.1f} s)")
     ref = None
     if reference is not None:
         ref = read_reference_grouping(reference, prepared.mz, tolerance=facts.get("tolerance", 10.0),

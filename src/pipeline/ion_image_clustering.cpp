@@ -32,6 +32,14 @@ const char* to_string(IonClusteringMethod method) {
   return method == IonClusteringMethod::nn ? "nn" : "umap_only";
 }
 
+IonClusterer parse_ion_clusterer(const std::string& name) {
+  if (name == "dbscan") return IonClusterer::dbscan;
+  if (name == "hdbscan") return IonClusterer::hdbscan;
+  throw InvalidArgument(fmt::format("clusterer must be 'dbscan' or 'hdbscan', got '{}'", name));
+}
+
+const char* to_string(IonClusterer clusterer) { return clusterer == IonClusterer::dbscan ? "dbscan" : "hdbscan"; }
+
 UmapOptions IonImageClusteringOptions::default_umap() {
   UmapOptions umap;
   umap.n_components = 3;
@@ -46,6 +54,10 @@ void IonImageClusteringOptions::validate() const {
   preprocess.validate();
   umap.validate();
   isotopes.validate();
+  if (clusterer == IonClusterer::hdbscan) {
+    hdbscan.validate();
+    return;
+  }
   if (!eps_auto) dbscan.validate();
   SPATIALEMBED_CHECK(dbscan.min_samples >= 1, InvalidArgument, "dbscan.min_samples must be >= 1, got {}",
                      dbscan.min_samples);
@@ -241,13 +253,17 @@ void check_prepared(const PreparedIonImages& prepared, const IonImageClusteringO
                      n, N - n, N, o.umap.n_neighbors, n - 1, o.umap.n_neighbors + 1);
 }
 
+// Labels of the kept images from the chosen clusterer.
+struct Clusters {
+  std::vector<std::int32_t> labels;
+  std::int32_t n_clusters = 0;
+};
+
 // DBSCAN in the UMAP space, eps from the knee of the k-distance curve unless given; records
 // the curve and the eps used in `result`.
-DbscanResult cluster_embedding(const UmapEmbedding& umap, std::size_t n, const IonImageClusteringOptions& o,
-                               IonImageClusteringResult& result) {
-  const ConstMatrixF Y(umap.embedding.data(), n, umap.n_components);
+Clusters run_dbscan(ConstMatrixF Y, const IonImageClusteringOptions& o, IonImageClusteringResult& result) {
   KDistanceOptions kd;
-  kd.k = static_cast<std::size_t>(std::min<std::int64_t>(o.dbscan.min_samples, static_cast<std::int64_t>(n)));
+  kd.k = static_cast<std::size_t>(std::min<std::int64_t>(o.dbscan.min_samples, static_cast<std::int64_t>(Y.rows)));
   kd.num_threads = o.num_threads;
   result.k_distances = k_distance(Y, kd);
   DbscanOptions dbscan_options = o.dbscan;
@@ -257,15 +273,39 @@ DbscanResult cluster_embedding(const UmapEmbedding& umap, std::size_t n, const I
   result.eps_auto = o.eps_auto;
   if (o.eps_auto) dbscan_options.eps = k_distance_knee(result.k_distances);
   result.eps = dbscan_options.eps;
-  return DBSCAN(dbscan_options).fit(Y);
+  auto r = DBSCAN(dbscan_options).fit(Y);
+  return {std::move(r.labels), r.n_clusters};
+}
+
+// HDBSCAN in the UMAP space; keeps the condensed tree and the probabilities (of the kept
+// images; scattered to the input's indexing later).
+Clusters run_hdbscan(ConstMatrixF Y, const IonImageClusteringOptions& o, IonImageClusteringResult& result,
+                     std::vector<double>& probabilities) {
+  HdbscanOptions options = o.hdbscan;
+  options.num_threads = o.num_threads;
+  options.metric = Metric::euclidean;
+  options.progress = stage_progress(o.progress, "hdbscan");
+  const auto min_samples = options.effective_min_samples();
+  SPATIALEMBED_CHECK(static_cast<std::int64_t>(Y.rows) >= min_samples, InvalidArgument,
+                     "{} non-empty ion images are too few for HDBSCAN with min_samples = {}: give more ion images or "
+                     "a smaller hdbscan.min_samples (or min_cluster_size)", Y.rows, min_samples);
+  auto r = HDBSCAN(options).fit(Y);
+  result.condensed_tree = std::move(r.condensed_tree);
+  result.cluster_nodes = std::move(r.cluster_nodes);
+  probabilities = std::move(r.probabilities);
+  return {std::move(r.labels), r.n_clusters};
 }
 
 // Rows of the kept images (labels, coordinates, features) back to the input's indexing;
 // left-out images keep −1, NaN coordinates and zero features.
-void scatter_to_input(const std::vector<std::size_t>& kept, const DbscanResult& clusters, const UmapEmbedding& umap,
-                      ConstMatrixF features, IonImageClusteringResult& result) {
+void scatter_to_input(const std::vector<std::size_t>& kept, const Clusters& clusters, const UmapEmbedding& umap,
+                      ConstMatrixF features, const std::vector<double>& probabilities, IonImageClusteringResult& result) {
   const std::size_t N = result.mz.size(), C = umap.n_components, D = features.cols;
   result.labels.assign(N, -1);
+  if (!probabilities.empty()) {
+    result.probabilities.assign(N, 0.0);
+    for (std::size_t i = 0; i < kept.size(); ++i) result.probabilities[kept[i]] = probabilities[i];
+  }
   result.embedding.assign(N * C, std::numeric_limits<float>::quiet_NaN());
   result.n_features = D;
   result.features.assign(features.empty() ? 0 : N * D, 0.0f);
@@ -322,6 +362,7 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
   const std::size_t n = prepared.n_kept();
   IonImageClusteringResult result;
   result.method = o.method;
+  result.clusterer = o.clusterer;
   result.mz = prepared.mz;
   result.empty = prepared.empty;
   result.height = stack.height;
@@ -363,11 +404,15 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
   result.timings["umap"] = seconds_since(t);
 
   t = Clock::now();
-  const DbscanResult clusters = cluster_embedding(umap, n, o, result);
-  result.timings["dbscan"] = seconds_since(t);
+  const ConstMatrixF Y(umap.embedding.data(), n, umap.n_components);
+  std::vector<double> probabilities;
+  const Clusters clusters = o.clusterer == IonClusterer::hdbscan ? run_hdbscan(Y, o, result, probabilities)
+                                                                 : run_dbscan(Y, o, result);
+  result.timings[to_string(o.clusterer)] = seconds_since(t);
 
   t = Clock::now();
-  scatter_to_input(prepared.kept, clusters, umap, o.method == IonClusteringMethod::nn ? X : ConstMatrixF(), result);
+  scatter_to_input(prepared.kept, clusters, umap, o.method == IonClusteringMethod::nn ? X : ConstMatrixF(),
+                   probabilities, result);
   summarise_clusters(stack, prepared.kept, clusters.labels, clusters.n_clusters, result);
   result.evaluation = evaluate(result, n, umap, clusters.labels, o);
   result.timings["evaluate"] = seconds_since(t);

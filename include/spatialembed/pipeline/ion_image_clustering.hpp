@@ -9,6 +9,8 @@
 /// - **umap_only** (the paper's baseline): preprocess → the raw ion-image vectors (measured
 ///   pixels) → UMAP to 3-D → DBSCAN.
 ///
+/// Either pipeline can end in HDBSCAN instead of DBSCAN (`clusterer`).
+///
 /// The header needs no LibTorch: the nn method takes its features from a function, e.g.
 /// ```cpp
 /// spatialembed::Embedder embedder;                       // spatialembed::nn
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "spatialembed/cluster/dbscan.hpp"
+#include "spatialembed/cluster/hdbscan.hpp"
 #include "spatialembed/manifold/umap.hpp"
 #include "spatialembed/msi/ion_image_stack.hpp"
 #include "spatialembed/msi/preprocessing.hpp"
@@ -42,13 +45,23 @@ IonClusteringMethod parse_ion_clustering_method(const std::string& name);
 /// The name `parse_ion_clustering_method` accepts.
 const char* to_string(IonClusteringMethod method);
 
+/// Which clustering ends the pipeline, in the UMAP space.
+enum class IonClusterer {
+  dbscan,   ///< DBSCAN, eps from the k-distance knee unless given (the paper)
+  hdbscan,  ///< HDBSCAN: no eps; the condensed tree is kept in the result
+};
+/// Parses "dbscan" or "hdbscan"; throws InvalidArgument otherwise.
+IonClusterer parse_ion_clusterer(const std::string& name);
+/// The name `parse_ion_clusterer` accepts.
+const char* to_string(IonClusterer clusterer);
+
 /// Preprocessed ion images (`n × height × width`, values in [0, 1], 0 outside the mask) →
 /// one feature row each: `n × D` float32, row-major. An `Embedder`'s `transform` fits (give the
 /// Embedder `preprocess.hotspot_quantile = 1`: the images arrive already clipped and scaled).
 using IonImageFeatureFn = std::function<std::vector<float>(const IonImageStack& images)>;
 
 /// Stage-level progress: (stage name, done, total) — stages "preprocess", "embed", "umap"
-/// (per epoch), "dbscan" (per phase). Returning false stops the run with `Cancelled`.
+/// (per epoch), "dbscan" or "hdbscan" (per phase). Returning false stops the run with `Cancelled`.
 using StageProgressCallback = std::function<bool(const std::string& stage, std::size_t done, std::size_t total)>;
 
 /// Options of `IonImageClustering`; `validate()` checks them all.
@@ -62,9 +75,14 @@ struct IonImageClusteringOptions {
   /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
   /// set. Its seed and num_threads are replaced by the ones below.
   UmapOptions umap = default_umap();
-  /// DBSCAN in the UMAP space; eps is used only when `eps_auto` is false. Its num_threads
-  /// is replaced by the one below.
+  /// The clustering of the UMAP coordinates: dbscan (default, the paper) or hdbscan.
+  IonClusterer clusterer = IonClusterer::dbscan;
+  /// DBSCAN in the UMAP space (clusterer dbscan); eps is used only when `eps_auto` is false.
+  /// Its num_threads is replaced by the one below.
   DbscanOptions dbscan{};
+  /// HDBSCAN in the UMAP space (clusterer hdbscan); scikit-learn's defaults
+  /// (min_cluster_size 5). Its metric is euclidean and its num_threads the one below.
+  HdbscanOptions hdbscan{};
   /// Choose eps as the knee of the k-distance curve (k = dbscan.min_samples) of the UMAP
   /// coordinates (`k_distance_knee`); the value used is reported in the result.
   bool eps_auto = true;
@@ -94,6 +112,7 @@ struct IonClusteringEvaluation {
 /// What one run found. Images are indexed as in the input stack.
 struct IonImageClusteringResult {
   IonClusteringMethod method = IonClusteringMethod::nn;
+  IonClusterer clusterer = IonClusterer::dbscan;  ///< the clustering that ran
   std::vector<double> mz;                ///< n_images m/z
   std::vector<std::int32_t> labels;      ///< n_images clusters 0..n_clusters−1; −1 = noise or empty image
   std::vector<std::uint8_t> empty;       ///< n_images flags: 1 = all zero after preprocessing (not clustered)
@@ -105,11 +124,18 @@ struct IonImageClusteringResult {
   std::vector<std::uint8_t> mask;        ///< height × width, 1 = measured
   std::vector<float> cluster_mean_images;  ///< n_clusters × height × width: mean of each cluster's preprocessed images
   std::vector<std::vector<std::size_t>> members;  ///< per cluster, its image indices by increasing m/z
-  double eps = 0;                        ///< DBSCAN eps used
+  double eps = 0;                        ///< DBSCAN eps used (0 for HDBSCAN)
   bool eps_auto = false;                 ///< eps was the k-distance knee
-  std::vector<double> k_distances;       ///< the ascending k-distance curve (k = min_samples) in the UMAP space
+  std::vector<double> k_distances;       ///< DBSCAN: the ascending k-distance curve (k = min_samples) in the UMAP space
+  /// HDBSCAN: n_images membership strengths in [0, 1] (0 for noise and empty images); empty for DBSCAN.
+  std::vector<double> probabilities;
+  /// HDBSCAN: the condensed tree over the non-empty images — point nodes 0..n_kept−1 are the
+  /// non-empty images in input order (`empty` flags the others), cluster nodes start at
+  /// n_kept (the root); `cluster_nodes[c]` is the node of cluster c. Empty for DBSCAN.
+  CondensedTree condensed_tree;
+  std::vector<std::int64_t> cluster_nodes;
   std::size_t n_neighbors = 0;           ///< UMAP n_neighbors used
-  std::map<std::string, double> timings; ///< seconds: "preprocess", "embed" (nn), "umap", "dbscan", "evaluate", "total"
+  std::map<std::string, double> timings; ///< seconds: "preprocess", "embed" (nn), "umap", "dbscan" or "hdbscan", "evaluate", "total"
   IonClusteringEvaluation evaluation;
   std::size_t n_clusters() const { return members.size(); }
 };

@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <cstring>
 #include <set>
 
@@ -223,4 +225,66 @@ TEST_CASE("IonImageClustering prepare then fit_prepared equals fit, for both met
   other = umap_only;
   other.umap.n_neighbors = kPatterns * kPerPattern;
   CHECK_THROWS_AS(IonImageClustering(other).fit_prepared(prepared), InvalidArgument);
+}
+
+TEST_CASE("IonImageClustering with HDBSCAN recovers the patterns for both methods, without eps",
+          "[pipeline][hdbscan]") {
+  for (auto method : {IonClusteringMethod::umap_only, IonClusteringMethod::nn}) {
+    auto options = small_options(method);
+    if (method == IonClusteringMethod::nn) options.features = [](const IonImageStack& s) { return block_means(s); };
+    options.clusterer = IonClusterer::hdbscan;
+    // A pattern's 20 images form a continuum that HDBSCAN may split into two stable halves
+    // of >= 5; with min_cluster_size 11 no pattern can split, while the patterns themselves
+    // (tens of units apart) still separate.
+    options.hdbscan.min_cluster_size = 11;
+    options.hdbscan.min_samples = 5;
+    options.dbscan.eps = -1.0;  // ignored (and not validated) with HDBSCAN
+    std::vector<std::string> stages;
+    options.progress = [&](const std::string& stage, std::size_t, std::size_t) {
+      if (stages.empty() || stages.back() != stage) stages.push_back(stage);
+      return true;
+    };
+    const auto prepared = IonImageClustering(options).prepare(three_pattern_stack(11));
+    const auto r = IonImageClustering(options).fit_prepared(prepared);
+    INFO(to_string(method));
+    check_recovers_patterns(r);
+    CHECK(r.clusterer == IonClusterer::hdbscan);
+    CHECK(std::find(stages.begin(), stages.end(), "hdbscan") != stages.end());
+    CHECK(r.timings.count("hdbscan") == 1);
+    CHECK(r.timings.count("dbscan") == 0);
+    CHECK(r.k_distances.empty());
+    const std::size_t N = kPatterns * kPerPattern + 1, n = N - 1;
+    REQUIRE(r.probabilities.size() == N);
+    CHECK(r.probabilities[N - 1] == 0.0);  // the empty image
+    // The condensed tree is HDBSCAN's on the kept images' UMAP coordinates.
+    std::vector<float> Y;
+    for (std::size_t k = 0; k < n; ++k) Y.insert(Y.end(), r.embedding.begin() + k * 3, r.embedding.begin() + k * 3 + 3);
+    HdbscanOptions h = options.hdbscan;
+    const auto direct = HDBSCAN(h).fit(ConstMatrixF(Y.data(), n, 3));
+    CHECK(r.condensed_tree.parent == direct.condensed_tree.parent);
+    CHECK(r.condensed_tree.child == direct.condensed_tree.child);
+    CHECK(r.condensed_tree.lambda_val == direct.condensed_tree.lambda_val);
+    CHECK(r.cluster_nodes == direct.cluster_nodes);
+    for (std::size_t k = 0; k < n; ++k) {
+      CHECK(r.labels[k] == direct.labels[k]);
+      CHECK(r.probabilities[k] == direct.probabilities[k]);
+    }
+    // The same run with DBSCAN has no tree and no probabilities.
+    options.clusterer = IonClusterer::dbscan;
+    options.dbscan.eps = 3.0;
+    const auto d = IonImageClustering(options).fit_prepared(prepared);
+    check_recovers_patterns(d);
+    CHECK(d.clusterer == IonClusterer::dbscan);
+    CHECK(d.probabilities.empty());
+    CHECK(d.condensed_tree.size() == 0);
+  }
+  CHECK(parse_ion_clusterer("hdbscan") == IonClusterer::hdbscan);
+  CHECK_THROWS_AS(parse_ion_clusterer("optics"), InvalidArgument);
+  auto bad = small_options(IonClusteringMethod::umap_only);
+  bad.clusterer = IonClusterer::hdbscan;
+  bad.hdbscan.min_cluster_size = 1;
+  CHECK_THROWS_WITH(IonImageClustering(bad), Catch::Contains("min_cluster_size must be >= 2"));
+  bad.hdbscan.min_cluster_size = 5;
+  bad.hdbscan.min_samples = 200;
+  CHECK_THROWS_WITH(IonImageClustering(bad).fit(three_pattern_stack(1)), Catch::Contains("too few for HDBSCAN"));
 }
