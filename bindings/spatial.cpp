@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 #include "spatialembed/spatial/readers.hpp"
+#include "spatialembed/spatial/section_tiles.hpp"
 
 namespace spatialembed::bindings {
 
@@ -132,12 +133,29 @@ void bind_readers(py::module_& m) {
       py::arg("folder"), py::arg("options"));
 }
 
+void bind_section_tiles(py::module_& m) {
+  m.def(
+      "cut_section_tiles",
+      [](const Section& section, TileOptions options, const py::object& progress) {
+        options.progress = python_progress(progress);
+        py::gil_scoped_release release;
+        return cut_section_tiles(section, options);
+      },
+      py::arg("section"), py::arg("options"), py::arg("progress") = py::none(),
+      "Every spot's tile in spot order (positions and size scaled by the image's image_scale).");
+  m.def(
+      "section_tile_loader",
+      [](const Section& section, const TileOptions& options) { return section_tile_loader(section, options); },
+      py::arg("section"), py::arg("options"), "Batches of the section's tiles made on background threads.");
+}
+
 }  // namespace
 
 void bind_spatial(py::module_& m) {
   bind_spots(m);
   bind_section(m);
   bind_readers(m);
+  bind_section_tiles(m);
 }
 
 }  // namespace spatialembed::bindings

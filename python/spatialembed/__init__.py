@@ -18,6 +18,6 @@ __all__ = ["DBSCAN", "HDBSCAN", "Embedder", "IonImageClustering", "IonImageClust
            "ImzMLWriter", "IonImageStack", "adjusted_rand_score", "isotope_pairs", "k_distance", "k_distance_knee",
            "knn_recall", "load_truth", "nearest_neighbors", "normalized_mutual_info_score", "pick_peaks", "PreparedIonImages",
            "silhouette_samples", "silhouette_score", "simulate_tissue", "trustworthiness", "UnsafeOutputError", "__version__"]
-from .spatial import Section, read_her2st, read_stimage1k4m, read_visium
+from .spatial import Section, highly_variable_genes, read_her2st, read_stimage1k4m, read_visium
 
-__all__ += ["Section", "read_her2st", "read_stimage1k4m", "read_visium"]
+__all__ += ["Section", "highly_variable_genes", "read_her2st", "read_stimage1k4m", "read_visium"]

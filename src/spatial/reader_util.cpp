@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/spatial/section_tiles.hpp"
 
 namespace spatialembed::detail {
 
@@ -62,6 +63,7 @@ void check_distinct_genes(const Section& section) {
 void finish_section(Section& section) {
   check_distinct_genes(section);
   section.validate();
+  check_image_covers_spots(section);
 }
 
 }  // namespace spatialembed::detail

@@ -16,6 +16,7 @@
 
 #include "spatial/image_backend.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/memory.hpp"
 #include "spatialembed/common/parallel.hpp"
 
 namespace spatialembed {
@@ -420,6 +421,8 @@ Tiles cut_tiles(const ImageFile& image, VectorView<const double> x, VectorView<c
   tiles.crop_size = crop;
   tiles.height = tiles.width = options.output_size > 0 ? static_cast<std::size_t>(options.output_size) : static_cast<std::size_t>(crop);
   const std::size_t tile_bytes = checked_tile_bytes(n, tiles.height);
+  check_memory(static_cast<double>(n) * static_cast<double>(tile_bytes),
+               fmt::format("{} tiles of {} × {} RGB pixels", n, tiles.height, tiles.width));
   tiles.pixels.resize(n * tile_bytes);
   tiles.spots.resize(n);
   std::iota(tiles.spots.begin(), tiles.spots.end(), std::size_t{0});

@@ -233,7 +233,7 @@ def her2st_copy(her2st, tmp_path, name="C2"):
 def rewrite_counts(root, name, edit):
     path = root / "counts" / f"{name}.tsv.gz"
     lines = gzip.decompress(path.read_bytes()).decode().split("\n")
-    path.write_bytes(gzip.compress("\n".join(edit(lines)).encode()))
+    path.write_bytes(gzip.compress("\n".join(edit(lines)).encode(), compresslevel=1))
 
 
 def test_bad_counts_name_file_row_and_value(her2st, tmp_path):
@@ -281,3 +281,113 @@ def test_options_are_validated_in_cpp(her2st):
         se.read_her2st(her2st, "C2", diameter_to_spacing=0)
     with pytest.raises(TypeError, match="no option 'radius'"):
         se.read_her2st(her2st, "C2", radius=3)
+
+
+# ---------------------------------------------------------------------------- tiles through sections
+def test_tiles_land_on_tissue(c2):
+    tiles = c2.tiles()
+    assert tiles.shape == (c2.n_spots, 224, 224, 3) and tiles.dtype == np.uint8
+    background = c2.image.read_region(0, 0, 200, 200).mean()  # the slide's corner: no tissue
+    means = tiles.reshape(len(tiles), -1).mean(axis=1)
+    assert background > 225
+    assert np.median(means) < background - 40
+
+
+def test_tiles_are_the_crops_pil_cuts(c2):
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = None
+    tiles = c2.tiles(size=100)
+    with Image.open(c2.provenance["image_path"]) as image:
+        for i in (0, len(tiles) // 2, len(tiles) - 1):
+            x0 = int(np.floor(c2.spots["x"].iloc[i] - 50 + 0.5))
+            y0 = int(np.floor(c2.spots["y"].iloc[i] - 50 + 0.5))
+            np.testing.assert_array_equal(tiles[i], np.asarray(image.crop((x0, y0, x0 + 100, y0 + 100))))
+
+
+def test_stimage1k4m_tiles_equal_her2st_tiles(c2, her2st, tmp_path):
+    write_stimage1k4m(c2, tmp_path, (her2st / "images" / "C2.jpg").read_bytes())
+    s = se.read_stimage1k4m(tmp_path, "S")
+    np.testing.assert_array_equal(s.tiles(size=64), c2.tiles(size=64))
+
+
+def test_visium_tiles_from_a_tiled_bigtiff_equal_her2st_tiles(c2, c2_hires_png, tmp_path):
+    import tifffile
+    write_visium(c2, tmp_path, c2_hires_png)
+    full = tmp_path / "fullres.tif"
+    tifffile.imwrite(full, c2.image.read_region(0, 0, c2.image.info.width, c2.image.info.height),
+                     tile=(512, 512), bigtiff=True, photometric="rgb")
+    s = se.read_visium(tmp_path, image=full)
+    assert s.image.info.format == "tiff" and s.image.info.random_access
+    np.testing.assert_array_equal(s.tiles(size=96, output_size=48), c2.tiles(size=96, output_size=48))
+
+
+def test_visium_hires_tiles_are_scaled_crops(c2, c2_hires_png, tmp_path):
+    from PIL import Image
+    write_visium(c2, tmp_path, c2_hires_png)
+    s = se.read_visium(tmp_path)
+    tiles = s.tiles(size=200)  # 200 full-resolution px = 20 hires px
+    assert tiles.shape[1:] == (20, 20, 3)
+    hires = np.asarray(Image.open(c2_hires_png).convert("RGB"))
+    x0 = int(np.floor(s.spots["x"].iloc[3] * HIRES_SCALE - 10 + 0.5))
+    y0 = int(np.floor(s.spots["y"].iloc[3] * HIRES_SCALE - 10 + 0.5))
+    np.testing.assert_array_equal(tiles[3], hires[y0:y0 + 20, x0:x0 + 20])
+
+
+def test_iter_tiles_gives_the_same_tiles_in_batches(c2):
+    batches = list(c2.iter_tiles(size=64, output_size=32, batch_size=50))
+    assert [len(spots) for spots, _ in batches] == [50, 50, 50, 37]
+    np.testing.assert_array_equal(np.concatenate([p for _, p in batches]), c2.tiles(size=64, output_size=32))
+
+
+def test_border_tiles_are_reported(c2):
+    adata = c2.to_anndata()
+    adata.obsm["spatial"][1] = (20.0, 30.0)  # a spot at the top-left corner of the image
+    section = se.Section.from_anndata(adata)
+    with pytest.warns(UserWarning, match=f"1 tile\\(s\\) cross the image border .*: {c2.spots.index[1]}$"):
+        tiles = section.tiles(size=100)
+    assert (tiles[1, :20, :] == 255).all()  # rows above the image are filled white
+    with pytest.raises(ValueError, match="tiles of 8000 × 8000 RGB pixels: .* more than this machine"):
+        c2.tiles(size=8000)
+
+
+def test_an_image_smaller_than_the_spots_is_refused(her2st, tmp_path):
+    from PIL import Image
+    root = her2st_copy(her2st, tmp_path)
+    Image.new("RGB", (500, 500), "white").save(root / "images" / "C2.jpg")
+    with pytest.raises(ValueError, match=r"C2.jpg: the image is 500 × 500 pixels .* smaller than the spot coordinates"):
+        se.read_her2st(root, "C2")
+    (root / "images" / "C2.jpg").write_bytes((her2st / "images" / "C2.jpg").read_bytes()[:5000])
+    with pytest.raises(ValueError, match="corrupt or truncated JPEG .*C2.jpg"):
+        se.read_her2st(root, "C2")
+    data = (her2st / "images" / "C2.jpg").read_bytes()
+    (root / "images" / "C2.jpg").write_bytes(data[:len(data) // 2])  # header intact, pixels cut short
+    section = se.read_her2st(root, "C2")
+    with pytest.raises(ValueError, match="C2.jpg"):
+        section.tiles()
+
+
+# ---------------------------------------------------------------------------- HVGs across sections
+def test_hvg_matches_genes_by_name_not_position(c2, her2st, tmp_path):
+    c3 = se.read_her2st(her2st, "C3")
+    expected = se.highly_variable_genes([c2, c3], 500, "pearson_residuals")
+    # The same C3 counts with the gene columns in reverse order, in the STimage-1K4M layout.
+    (tmp_path / "coord").mkdir()
+    (tmp_path / "gene_exp").mkdir()
+    (tmp_path / "image").mkdir()
+    pd.DataFrame({"yaxis": c3.spots["y"], "xaxis": c3.spots["x"], "r": 70.0},
+                 index=c3.spots.index).to_csv(tmp_path / "coord" / "C3_coord.csv")
+    dense = pd.DataFrame(c3.counts.toarray().astype(int), index=c3.spots.index, columns=c3.genes)
+    dense[dense.columns[::-1]].to_csv(tmp_path / "gene_exp" / "C3_count.csv")
+    shutil.copy(her2st / "images" / "C3.jpg", tmp_path / "image" / "C3.png")
+    shuffled = se.read_stimage1k4m(tmp_path, "C3")
+    got = se.highly_variable_genes([c2, shuffled], 500, "pearson_residuals")
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["highly_variable"].sum() == 500
+    assert set(got.index) == set(c2.genes) & set(c3.genes)
+
+
+def test_hvg_refuses_sections_without_shared_genes(c2):
+    other = c2.to_anndata()
+    other.var_names = [f"X{i}" for i in range(other.n_vars)]
+    with pytest.raises(ValueError, match="no gene"):
+        se.highly_variable_genes([c2, se.Section.from_anndata(other)], 10)

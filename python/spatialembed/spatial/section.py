@@ -141,6 +141,114 @@ class Section:
         self._spots = None
         return self
 
+    # ------------------------------------------------------------------ image and tiles
+    @property
+    def image(self):
+        """The section's image, opened lazily: an ``ImageFile`` whose header is read but
+        whose pixels are decoded only by ``read_region`` / tiles (``.info.width``,
+        ``.info.height``, ``.info.format``). None when the section has no image."""
+        path = self._cpp.provenance.image_path
+        if not path:
+            return None
+        from ..spatial_image import open_image
+
+        return open_image(path)
+
+    def tiles(self, size=224, output_size=None, diameter_multiple=None, *, n_jobs=None, verbose=False, **options):
+        """The H&E tile under every spot, in spot order.
+
+        Parameters
+        ----------
+        size : int, default=224
+            Crop side in full-resolution pixels, centred on the spot (``x0 =
+            floor(x - size/2 + 1/2)``, likewise for rows).
+        output_size : int, optional
+            Side the crops are resampled to (antialiased, as PIL's ``resize(...,
+            reducing_gap=None)``); default: no resampling.
+        diameter_multiple : float, optional
+            Crop side = round(multiple x spot diameter) instead of ``size``.
+        n_jobs : int, optional
+            Threads (None or -1 = all cores); the tiles do not depend on it.
+        verbose : bool
+            Show a progress bar.
+        **options
+            Other ``TileOptions`` fields: ``filter`` ("box", "bilinear" (default),
+            "bicubic", "lanczos"), ``fill`` (255: white outside the image).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_spots, H, W, 3), uint8
+
+        Warns
+        -----
+        UserWarning
+            Naming the spots whose crop crossed the image border (padded with ``fill``).
+
+        Notes
+        -----
+        The image is decoded once, only the rows and columns the crops need; for a Visium
+        section read with ``tissue_hires_image.png`` positions and ``size`` are scaled by
+        ``provenance["image_scale"]``.
+        """
+        result = self._cut(size, output_size, diameter_multiple, n_jobs, verbose, options)
+        if len(result.padded):
+            import warnings
+
+            ids = [self._cpp.spots.ids[i] for i in result.padded[:10]]
+            warnings.warn(f"section {self.name!r}: {len(result.padded)} tile(s) cross the image border and are padded "
+                          f"with fill: {', '.join(ids)}{' …' if len(result.padded) > 10 else ''}", UserWarning,
+                          stacklevel=2)
+        return result.pixels
+
+    def iter_tiles(self, size=224, output_size=None, diameter_multiple=None, *, batch_size=256, n_jobs=None, **options):
+        """Batches of tiles made on background threads while the caller works on the last one.
+
+        Yields ``(spot_indices, pixels)`` with ``pixels`` of shape (batch, H, W, 3) uint8, in
+        spot order; parameters as :meth:`tiles`.
+        """
+        from ..spatial_image import _tile_options
+
+        opts = _tile_options(n_jobs, self._tile_fields(size, output_size, diameter_multiple, options,
+                                                       batch_size=batch_size))
+        for batch in _core.section_tile_loader(self._cpp, opts):
+            yield batch.spots, batch.pixels
+
+    def thumbnail(self, max_side=1000):
+        """The whole image downscaled (antialiased) to at most ``max_side`` pixels on its long
+        side. Returns ``(pixels (h, w, 3) uint8, scale)`` where ``scale`` maps full-resolution
+        pixels to thumbnail pixels."""
+        from ..spatial_image import cut_tiles
+
+        image = self.image
+        if image is None:
+            raise ValueError(f"section {self.name!r} has no image")
+        width, height = image.info.width, image.info.height
+        side = max(width, height)
+        out = min(int(max_side), side)
+        tile = cut_tiles(image, [width / 2], [height / 2], size=side, output_size=out, filter="box").pixels[0]
+        shrink = out / side
+        crop = tile[: max(1, round(height * shrink)), : max(1, round(width * shrink))]
+        return crop, shrink * self.provenance["image_scale"]
+
+    def _tile_fields(self, size, output_size, diameter_multiple, options, **more):
+        fields = dict(options, size=int(size), **more)
+        if output_size is not None:
+            fields["output_size"] = int(output_size)
+        if diameter_multiple is not None:
+            fields["diameter_multiple"] = float(diameter_multiple)
+        return fields
+
+    def _cut(self, size, output_size, diameter_multiple, n_jobs, verbose, options):
+        from ..spatial_image import _ProgressBar, _tile_options
+
+        opts = _tile_options(n_jobs, self._tile_fields(size, output_size, diameter_multiple, options))
+        bar = _ProgressBar("tiles") if verbose else None
+        try:
+            return _core.cut_section_tiles(self._cpp, opts, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
     # ------------------------------------------------------------------ AnnData
     def to_anndata(self, library_id=None):
         """This section as an AnnData with scanpy/squidpy's spatial conventions.
@@ -322,9 +430,6 @@ class Section:
         matches = [j for j, g in enumerate(names) if g == gene]
         if not matches:
             raise ValueError(f"gene {gene!r} is not in section {self.name!r}")
-        counts = self.counts
-        totals = np.asarray(counts.sum(axis=1)).ravel()
-        column = np.asarray(counts[:, matches[0]].todense()).ravel()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            normalised = np.where(totals > 0, column / totals * 1e4, 0.0)
-        return np.log1p(normalised)
+        from ..spatial_expression import log1p, normalize_total
+
+        return np.asarray(log1p(normalize_total(self.counts))[:, matches[0]].todense()).ravel()

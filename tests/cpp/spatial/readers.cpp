@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "msi/msi_test_util.hpp"
+#include "spatial/image_test_util.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/spatial/readers.hpp"
 
@@ -28,7 +29,9 @@ void write_tiny_her2st(const std::filesystem::path& root, const std::string& cou
         "x\ty\tnew_x\tnew_y\tpixel_x\tpixel_y\tselected\n"
         "1\t1\t1\t1\t100\t100\t1\n2\t1\t2\t1\t300\t100\t1\n1\t2\t1\t2\t100\t300\t0\n");
   write(root / "counts" / "S1.tsv.gz", counts);  // gzopen reads plain text as well
-  write(root / "images" / "S1.jpg", "not decoded by the reader");
+  std::filesystem::create_directories(root / "images");
+  // A real 400 × 400 JPEG: the reader checks the image's size against the spots.
+  test::write_jpeg((root / "images" / "S1.jpg").string(), test::smooth_image(400, 400), 400, 400);
 }
 
 }  // namespace
@@ -107,7 +110,8 @@ TEST_CASE("STimage-1K4M layout: radius, ids and quoting", "[spatial][readers]") 
   test::ScratchDir dir("stimage");
   write(dir.path / "coord" / "S_coord.csv", ",yaxis,xaxis,r\n\"spot,1\",10,20,5\nspot2,30,40,5\nspot3,50,60,7\n");
   write(dir.path / "gene_exp" / "S_count.csv", ",G1,G2\nspot2,1.5,0\n\"spot,1\",0,2\n");
-  write(dir.path / "image" / "S.png", "x");
+  std::filesystem::create_directories(dir.path / "image");
+  test::write_jpeg((dir.path / "image" / "S.png").string(), test::smooth_image(80, 80), 80, 80);  // JPEG bytes
   const Section s = read_stimage1k4m(dir.path.string(), "S");
   REQUIRE(s.n_spots() == 2);
   CHECK(s.spots.ids == std::vector<std::string>{"spot,1", "spot2"});
@@ -118,4 +122,14 @@ TEST_CASE("STimage-1K4M layout: radius, ids and quoting", "[spatial][readers]") 
   CHECK(s.spots_without_counts == std::vector<std::string>{"spot3"});
   REQUIRE(s.warnings.size() == 2);  // the odd radius and the unmatched spot
   CHECK(s.counts.data == std::vector<float>{2, 1.5f});
+}
+
+TEST_CASE("readers refuse an image smaller than the spot coordinates imply", "[spatial][readers]") {
+  test::ScratchDir dir("her2st_small_image");
+  write_tiny_her2st(dir.path, "\tGENE_A\n1x1\t3\n2x1\t1\n");
+  test::write_jpeg((dir.path / "images" / "S1.jpg").string(), test::smooth_image(200, 200), 200, 200);
+  CHECK_THROWS_WITH(read_her2st(dir.path.string(), "S1"),
+                    Catch::Contains("S1.jpg") && Catch::Contains("200 × 200") && Catch::Contains("spot 2x1"));
+  write(dir.path / "images" / "S1.jpg", "GIF89a not an image we read");
+  CHECK_THROWS_WITH(read_her2st(dir.path.string(), "S1"), Catch::Contains("S1.jpg"));
 }
