@@ -71,9 +71,13 @@ ProgressCallback python_progress(const py::object& callback) {
 
 void register_errors(py::module_& m) {
   // Python's own exception types, so user code catches ValueError / OSError as usual.
+  // Translators are global to the process and tried newest first, so this one, registered again
+  // when _nn loads, passes UnsafeOutput on to _core's UnsafeOutputError (bind_output_staging).
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const UnsafeOutput&) {
+      throw;
     } catch (const InvalidArgument& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const FormatError& e) {

@@ -167,3 +167,13 @@ def test_the_mechanism_from_python(tmp_path):
     assert sorted(os.listdir(out)) == [MARKER, "a.txt"] and sorted(os.listdir(tmp_path)) == ["run"]
     with pytest.raises(ValueError, match="file.*folder"):
         _core.check_output_path(out, "dir")
+
+
+def test_unsafe_output_error_survives_loading_the_nn_module(pngs, cluster):
+    # Exception translators are global: _nn registers the generic one again when it loads, and
+    # UnsafeOutput must still reach Python as UnsafeOutputError (exit 2), not a plain OSError.
+    pytest.importorskip("spatialembed._nn")
+    before = fingerprint(pngs)
+    result = cluster(pngs, pngs, "--overwrite")
+    assert result.returncode == 2, result.stderr
+    assert fingerprint(pngs) == before
