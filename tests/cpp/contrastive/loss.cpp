@@ -198,6 +198,21 @@ TEST_CASE("gradients reach the trained stage of the backbone only", "[contrastiv
     }
   }
   CHECK(stage5 > 20);
+
+  // Xception's last stage: the exit flow (blocks 13, 14 and block 13's shortcut).
+  o.backbone = "xception";
+  o.input_size = 71;
+  ContrastiveModel xception(o, 3);
+  std::size_t trained = 0;
+  for (auto& item : xception.impl().keras->named_parameters(true)) {
+    const std::string& name = item.key();
+    const bool exit_flow = name.rfind("block13", 0) == 0 || name.rfind("block14", 0) == 0 ||
+                           name.rfind("conv2d_7.", 0) == 0 || name.rfind("batch_normalization_7.", 0) == 0;
+    INFO(name);
+    CHECK(item.value().requires_grad() == exit_flow);
+    trained += exit_flow;
+  }
+  CHECK(trained == 4 * 4 + 1 + 2);  // 4 × (depthwise, pointwise, BN γ, β); shortcut kernel; its BN γ, β
   // 3 blocks × (3 convolutions + 3 BatchNorms) + the shortcut's pair, weight and bias each.
   CHECK(model.parameter_count(true) > 14'000'000);
   CHECK(model.parameter_count(true) < model.parameter_count());
