@@ -7,11 +7,13 @@
 
 namespace spatialembed::bindings {
 void bind_nn(py::module_& m);
+void bind_contrastive(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_nn, m) {
   namespace sb = spatialembed::bindings;
-  m.doc() = "spatialembed's LibTorch layer; use spatialembed.Embedder.";
+  m.doc() = "spatialembed's LibTorch layer; use spatialembed.Embedder and spatialembed.contrastive.";
   sb::register_errors(m);
   sb::bind_nn(m);
+  sb::bind_contrastive(m);
 }

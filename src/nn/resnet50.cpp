@@ -6,6 +6,7 @@
 #include <torch/nn/functional/padding.h>
 #include <torch/nn/functional/pooling.h>
 
+#include "nn/batch_norm.hpp"
 #include "spatialembed/common/error.hpp"
 
 namespace spatialembed {
@@ -51,14 +52,14 @@ torch::Tensor ResNet50Impl::features(const torch::Tensor& input) {
                      InvalidArgument, "resnet50 input must be N x 3 x H x W with H, W >= 32, got {}",
                      fmt::join(input.sizes(), " x "));
   // conv1_pad (3 zeros), conv1 7×7/2, bn, relu, pool1_pad (1 zero), 3×3/2 max pool.
-  auto x = torch::relu(bn_conv1_(conv1_(F::pad(input, F::PadFuncOptions({3, 3, 3, 3})))));
+  auto x = torch::relu(detail::batch_norm(bn_conv1_, conv1_(F::pad(input, F::PadFuncOptions({3, 3, 3, 3})))));
   // Zero padding before the max pool equals skipping the pad: every value is ≥ 0 after ReLU.
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   for (auto& b : blocks_) {
-    auto y = torch::relu(b.bn_a(b.conv_a(x)));
-    y = torch::relu(b.bn_b(b.conv_b(y)));
-    y = b.bn_c(b.conv_c(y));
-    auto shortcut = b.conv_short ? b.bn_short(b.conv_short(x)) : x;
+    auto y = torch::relu(detail::batch_norm(b.bn_a, b.conv_a(x)));
+    y = torch::relu(detail::batch_norm(b.bn_b, b.conv_b(y)));
+    y = detail::batch_norm(b.bn_c, b.conv_c(y));
+    auto shortcut = b.conv_short ? detail::batch_norm(b.bn_short, b.conv_short(x)) : x;
     x = torch::relu(y + shortcut);
   }
   return x.mean({2, 3});

@@ -2,6 +2,7 @@
 
 #include "spatialembed/nn/xception.hpp"
 
+#include "nn/batch_norm.hpp"
 #include "spatialembed/common/error.hpp"
 
 namespace spatialembed {
@@ -61,14 +62,14 @@ torch::Tensor XceptionImpl::features(const torch::Tensor& input) {
   SPATIALEMBED_CHECK(input.dim() == 4 && input.size(1) == 3 && input.size(2) >= 71 && input.size(3) >= 71,
                      InvalidArgument, "xception input must be N x 3 x H x W with H, W >= 71, got {}",
                      fmt::join(input.sizes(), " x "));
-  auto x = torch::relu(bn1_(conv1_(input)));
-  x = torch::relu(bn2_(conv2_(x)));
+  auto x = torch::relu(detail::batch_norm(bn1_, conv1_(input)));
+  x = torch::relu(detail::batch_norm(bn2_, conv2_(x)));
   // Entry flow (blocks 2–4) and block 13: [relu] sep bn relu sep bn, max pool, + 1×1/2 shortcut.
   auto strided_block = [&](std::vector<SepBn>& block, std::size_t s, bool first_relu) {
-    auto residual = short_bn_[s](short_conv_[s](x));
+    auto residual = detail::batch_norm(short_bn_[s], short_conv_[s](x));
     auto y = first_relu ? torch::relu(x) : x;
-    y = block[0].bn(block[0].conv(y));
-    y = block[1].bn(block[1].conv(torch::relu(y)));
+    y = detail::batch_norm(block[0].bn, block[0].conv(y));
+    y = detail::batch_norm(block[1].bn, block[1].conv(torch::relu(y)));
     return max_pool_same(y, 3, 2) + residual;
   };
   x = strided_block(blocks_[0], 0, false);
@@ -76,13 +77,13 @@ torch::Tensor XceptionImpl::features(const torch::Tensor& input) {
   x = strided_block(blocks_[2], 2, true);
   for (std::size_t b = 3; b < 11; ++b) {  // middle flow, blocks 5–12
     auto y = x;
-    for (auto& s : blocks_[b]) y = s.bn(s.conv(torch::relu(y)));
+    for (auto& s : blocks_[b]) y = detail::batch_norm(s.bn, s.conv(torch::relu(y)));
     x = x + y;
   }
   x = strided_block(blocks_[11], 3, true);
   auto& exit = blocks_[12];
-  x = torch::relu(exit[0].bn(exit[0].conv(x)));
-  x = torch::relu(exit[1].bn(exit[1].conv(x)));
+  x = torch::relu(detail::batch_norm(exit[0].bn, exit[0].conv(x)));
+  x = torch::relu(detail::batch_norm(exit[1].bn, exit[1].conv(x)));
   return x.mean({2, 3});
 }
 
