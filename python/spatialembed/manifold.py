@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from . import _core
+from ._progress import ProgressBar
 from ._validation import as_float32_matrix, num_threads
 
 
@@ -150,7 +151,7 @@ class UMAP(TransformerMixin, BaseEstimator):
             options.init = self.init
         else:
             options.set_init_embedding(as_float32_matrix(self.init, "init"))
-        progress = _progress_bar() if self.verbose else None
+        progress = ProgressBar("UMAP epochs", "epoch") if self.verbose else None
         try:
             if self.metric == "precomputed" or self.precomputed_knn is not None:
                 data, result = self._fit_knn(X, options, progress)
@@ -211,27 +212,3 @@ class UMAP(TransformerMixin, BaseEstimator):
             raise ValueError("transform needs the training data; it is unavailable with precomputed distances")
         options = self._options(a=self._a, b=self._b)
         return _core.umap_transform(self._raw_data, self.embedding_, as_float32_matrix(X), options)
-
-
-class _progress_bar:
-    """An epoch progress bar (tqdm when installed, else nothing), callable from C++."""
-
-    def __init__(self):
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        self._tqdm = tqdm
-        self._bar = None
-
-    def __call__(self, done, total):
-        if self._tqdm is None:
-            return True
-        if self._bar is None:
-            self._bar = self._tqdm(total=total, desc="UMAP epochs", unit="epoch")
-        self._bar.update(done - self._bar.n)
-        return True
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
+from ._progress import ProgressBar
 from ._validation import num_threads
 
 __all__ = ["simulate_tissue", "load_truth"]
@@ -153,7 +154,7 @@ def simulate_tissue(path, *, width=64, height=64, n_molecules=40, n_ion_images=N
     o.overwrite = bool(overwrite)
     o.validate()  # the C++ message names the field
 
-    bar = _ProgressBar("ion images" if mode == "png" else "spectra") if verbose else None
+    bar = ProgressBar("simulate", "ion images" if mode == "png" else "spectra") if verbose else None
     try:
         truth = _core.simulate_tissue(str(path), o, bar)
     finally:
@@ -203,26 +204,3 @@ def _pair(value, name):
     if len(values) != 2:
         raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
     return values
-
-
-class _ProgressBar:
-    """A tqdm bar fed by the C++ progress callback (done, total); nothing without tqdm."""
-
-    def __init__(self, unit):
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        self._tqdm, self._unit, self._bar = tqdm, unit, None
-
-    def __call__(self, done, total):
-        if self._tqdm is None:
-            return True
-        if self._bar is None:
-            self._bar = self._tqdm(total=total, desc="simulate", unit=f" {self._unit}", unit_scale=True)
-        self._bar.update(done - self._bar.n)
-        return True
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from . import _core
+from ._progress import ProgressBar
 from ._validation import num_threads
 
 __all__ = ["ImageFile", "cut_tiles", "image_info", "iter_tiles", "open_image", "read_image_region", "tile_origin"]
@@ -163,7 +164,7 @@ def cut_tiles(image, x, y, *, spot_diameter=None, n_jobs=None, verbose=False, fo
     opened = open_image(image, format)
     x, y = _coordinates(x, "x"), _coordinates(y, "y")
     opts = _tile_options(n_jobs, options)
-    bar = _ProgressBar("tiles") if verbose else None
+    bar = ProgressBar("cutting tiles", "tiles") if verbose else None
     try:
         return _core.cut_tiles(opened, x, y, float(spot_diameter or 0.0), opts, bar)
     finally:
@@ -194,26 +195,3 @@ def iter_tiles(image, x, y, *, spot_diameter=None, n_jobs=None, format=None, **o
     opened = open_image(image, format)
     x, y = _coordinates(x, "x"), _coordinates(y, "y")
     return _core.TileLoader(opened, x, y, float(spot_diameter or 0.0), _tile_options(n_jobs, options))
-
-
-class _ProgressBar:
-    """A tqdm bar (when installed) fed by the C++ progress callback (done, total)."""
-
-    def __init__(self, unit):
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        self._tqdm, self._unit, self._bar = tqdm, unit, None
-
-    def __call__(self, done, total):
-        if self._tqdm is None:
-            return True
-        if self._bar is None:
-            self._bar = self._tqdm(total=total, desc="cutting tiles", unit=self._unit)
-        self._bar.update(done - self._bar.n)
-        return True
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()

@@ -1,7 +1,6 @@
 #include <cmath>
 #include <filesystem>
 
-#include "spatial/count_table.hpp"
 #include "spatial/delimited_table.hpp"
 #include "spatial/reader_util.hpp"
 #include "spatialembed/common/error.hpp"
@@ -63,12 +62,7 @@ Section read_her2st(const std::string& root, const std::string& section_name, co
       detail::existing_file(base / "spots" / (section_name + "_selection.tsv"), "her2st spot positions");
   const std::string image_path = detail::existing_file(base / "images" / (section_name + ".jpg"), "her2st image");
 
-  Section section;
-  section.name = section_name;
-  section.provenance.layout = "her2st";
-  section.provenance.counts_path = counts_path;
-  section.provenance.spots_path = spots_path;
-  section.provenance.image_path = image_path;
+  Section section = detail::new_section(section_name, "her2st", spots_path, counts_path, image_path);
   section.spots = read_her2st_spots(spots_path);
   if (options.only_in_tissue) detail::keep_in_tissue(section.spots);
   // The spacing is measured on the whole array, before spots are dropped for lack of counts.
@@ -77,11 +71,7 @@ Section read_her2st(const std::string& root, const std::string& section_name, co
                      section.spots.size());
   section.spot_diameter = options.diameter_to_spacing * spacing;
 
-  detail::CountTable table = detail::read_count_table(counts_path, '\t');
-  section.gene_names = std::move(table.genes);
-  section.integer_counts = table.integer;
-  pair_spots_with_counts(section, table.row_ids, std::move(table.counts), counts_path);
-  detail::finish_section(section);
+  detail::add_count_table_and_finish(section, '\t');
   return section;
 }
 

@@ -2,7 +2,6 @@
 #include <cmath>
 #include <filesystem>
 
-#include "spatial/count_table.hpp"
 #include "spatial/delimited_table.hpp"
 #include "spatial/reader_util.hpp"
 #include "spatialembed/common/error.hpp"
@@ -70,12 +69,7 @@ Section read_stimage1k4m(const std::string& root, const std::string& slide, cons
       detail::existing_file(base / "gene_exp" / (slide + "_count.csv"), "STimage-1K4M counts");
   const std::string image_path = detail::existing_file(base / "image" / (slide + ".png"), "STimage-1K4M image");
 
-  Section section;
-  section.name = slide;
-  section.provenance.layout = "stimage1k4m";
-  section.provenance.spots_path = spots_path;
-  section.provenance.counts_path = counts_path;
-  section.provenance.image_path = image_path;
+  Section section = detail::new_section(slide, "stimage1k4m", spots_path, counts_path, image_path);
   Coordinates coordinates = read_coordinates(spots_path);
   const double radius = median(coordinates.radius);
   section.spot_diameter = 2 * radius;
@@ -88,11 +82,7 @@ Section read_stimage1k4m(const std::string& root, const std::string& slide, cons
   }
   section.spots = std::move(coordinates.spots);
 
-  detail::CountTable table = detail::read_count_table(counts_path, ',');
-  section.gene_names = std::move(table.genes);
-  section.integer_counts = table.integer;
-  pair_spots_with_counts(section, table.row_ids, std::move(table.counts), counts_path);
-  detail::finish_section(section);
+  detail::add_count_table_and_finish(section, ',');
   return section;
 }
 

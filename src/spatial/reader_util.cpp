@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "spatial/count_table.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/spatial/section_tiles.hpp"
 
@@ -15,6 +16,26 @@ std::string existing_file(const std::filesystem::path& path, const char* what) {
                      path.string());
   // Absolute, so that a Section stays usable after the working directory changes.
   return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+Section new_section(const std::string& name, const char* layout, const std::string& spots_path,
+                    const std::string& counts_path, const std::string& image_path) {
+  Section section;
+  section.name = name;
+  section.provenance.layout = layout;
+  section.provenance.spots_path = spots_path;
+  section.provenance.counts_path = counts_path;
+  section.provenance.image_path = image_path;
+  return section;
+}
+
+void add_count_table_and_finish(Section& section, char delimiter) {
+  const std::string& path = section.provenance.counts_path;
+  CountTable table = read_count_table(path, delimiter);
+  section.gene_names = std::move(table.genes);
+  section.integer_counts = table.integer;
+  pair_spots_with_counts(section, table.row_ids, std::move(table.counts), path);
+  finish_section(section);
 }
 
 void keep_in_tissue(Spots& spots) {

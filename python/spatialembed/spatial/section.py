@@ -239,10 +239,11 @@ class Section:
         return fields
 
     def _cut(self, size, output_size, diameter_multiple, n_jobs, verbose, options):
-        from ..spatial_image import _ProgressBar, _tile_options
+        from .._progress import ProgressBar
+        from ..spatial_image import _tile_options
 
         opts = _tile_options(n_jobs, self._tile_fields(size, output_size, diameter_multiple, options))
-        bar = _ProgressBar("tiles") if verbose else None
+        bar = ProgressBar("cutting tiles", "tiles") if verbose else None
         try:
             return _core.cut_section_tiles(self._cpp, opts, bar)
         finally:
