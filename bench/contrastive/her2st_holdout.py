@@ -1,11 +1,11 @@
-"""Provisional her2st hold-out run of the contrastive trainer (before the Section-based API):
-train on B4, C2, C3, C4, C5, predict the expression of C6 from its H&E tiles by retrieval
+"""her2st hold-out run of the contrastive trainer: train on B4, C2, C3, C4, C5, predict the expression of C6 from its H&E tiles by retrieval
 (BLEEP's protocol, k = 50), score per-gene Pearson r averaged over C6's top-50 most expressed
 (HEG) and top-50 most variable (HVG) genes among the genes shared by all six sections.
 
-Tiles: the square of one spot diameter (the median over the sections) around each spot centre, resized to 224 px by the
-model. Expression: normalize_total (1e4) + log1p. Training genes: the 1000 genes of highest
-variance over the training spots. Zero-shot baseline: the same retrieval with the frozen
+Pairs come from ``pairs_from_sections``: tiles = one spot diameter around each spot centre
+(``Section.tiles(diameter_multiple=1, output_size=224)``), expression = normalize_total (1e4)
++ log1p at the genes shared by all six sections. Training genes: the 1000 highly variable genes
+of the training sections (``highly_variable_genes``, seurat_v3, genes matched by name). Zero-shot baseline: the same retrieval with the frozen
 ImageNet ResNet-50 features (query tiles against reference tiles).
 
     .venv/bin/python bench/contrastive/her2st_holdout.py [--data ../shared/data] [--epochs 30]
@@ -15,33 +15,16 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+import warnings
 
-from spatialembed import read_her2st
+import numpy as np
+
+from spatialembed import highly_variable_genes, read_her2st
 from spatialembed.contrastive import ContrastiveTrainer, pearson_per_gene, predict_expression
+from spatialembed.spatial import pairs_from_sections
 from spatialembed.nn import reuse_freed_memory
 
 SECTIONS = ["B4", "C2", "C3", "C4", "C5", "C6"]
-
-
-def tiles_of(section, image_path, side):
-    Image.MAX_IMAGE_PIXELS = None
-    image = np.asarray(Image.open(image_path).convert("RGB"))
-    half = side // 2
-    padded = np.pad(image, ((half, side), (half, side), (0, 0)), mode="edge")
-    spots = section.spots
-    out = np.empty((len(spots), side, side, 3), np.uint8)
-    for i, (x, y) in enumerate(zip(spots["x"].to_numpy(), spots["y"].to_numpy())):
-        r, c = int(round(y)), int(round(x))
-        out[i] = padded[r:r + side, c:c + side]
-    return out
-
-
-def log_normalise(counts):
-    counts = counts.astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.log1p(counts / np.maximum(totals, 1) * 1e4).astype(np.float32)
 
 
 def score(pred, truth, heg, hvg):
@@ -60,22 +43,20 @@ def main():
     root = Path(args.data) / "st" / "her2st"
 
     t0 = time.perf_counter()
-    sections = {name: read_her2st(root, name) for name in SECTIONS}
-    genes = sorted(set.intersection(*(set(s.genes) for s in sections.values())))
-    side = int(round(np.median([s.spot_diameter for s in sections.values()])))
-    expr, tiles = {}, {}
-    for name, s in sections.items():
-        col = s.genes.get_indexer(genes)
-        expr[name] = log_normalise(s.counts[:, col].toarray())
-        tiles[name] = tiles_of(s, s.provenance["image_path"], side)
-    print(f"read: {time.perf_counter() - t0:.1f} s, {len(genes)} shared genes, "
-          f"spots {[len(expr[n]) for n in SECTIONS]}, tile side {tiles['B4'].shape[1]} px")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unmatched spot ids
+        sections = [read_her2st(root, name) for name in SECTIONS]
+    genes = list(highly_variable_genes(sections, n_top_genes=10).index)  # the genes all six share
+    T, X, group = pairs_from_sections(sections, genes, diameter_multiple=1.0, output_size=224, n_jobs=args.n_jobs)
+    print(f"read + tiles: {time.perf_counter() - t0:.1f} s, {len(genes)} shared genes, "
+          f"spots {np.bincount(group).tolist()}, tiles {T.shape[1]} px")
 
-    train = SECTIONS[:-1]
-    X_all = np.concatenate([expr[n] for n in train])
-    T_all = np.concatenate([tiles[n] for n in train])
-    hvg_train = np.argsort(-X_all.var(axis=0), kind="stable")[:1000]
-    truth = expr["C6"]
+    train = group < len(SECTIONS) - 1
+    X_all, T_all = X[train], T[train]
+    hvg_table = highly_variable_genes(sections[:-1], n_top_genes=1000, flavor="seurat_v3")
+    hvg_train = np.flatnonzero(hvg_table.loc[genes, "highly_variable"].to_numpy())
+    truth = X[~train]
+    tiles = {"C6": T[~train]}
     heg = np.argsort(-truth.mean(axis=0), kind="stable")[:50]
     hvg = np.argsort(-truth.var(axis=0), kind="stable")[:50]
 

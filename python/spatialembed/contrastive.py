@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 
 from ._validation import as_float32_matrix, num_threads
 from .nn import _nn
+from .spatial.pairs import pairs_from_sections  # noqa: F401  (re-exported: the trainer's input)
 
 __all__ = ["ContrastiveTrainer", "bleep_loss", "clip_loss", "highest_mean_genes", "nearest_by_cosine",
            "pearson_per_gene", "predict_expression"]
@@ -240,3 +241,4 @@ def pearson_per_gene(predicted, measured):
 def highest_mean_genes(expression, count=50):
     """Indices of the ``count`` genes with the highest mean expression (top-k HEG)."""
     return _nn().highest_mean_genes(as_float32_matrix(expression, "expression"), int(count))
+

@@ -391,3 +391,19 @@ def test_hvg_refuses_sections_without_shared_genes(c2):
     other.var_names = [f"X{i}" for i in range(other.n_vars)]
     with pytest.raises(ValueError, match="no gene"):
         se.highly_variable_genes([c2, se.Section.from_anndata(other)], 10)
+
+
+# ---------------------------------------------------------------------------- trainer pairs
+def test_pairs_from_sections(c2, her2st):
+    from spatialembed.spatial import pairs_from_sections
+    c3 = se.read_her2st(her2st, "C3")
+    genes = ["ERBB2", "GAPDH", "ACTB"]
+    tiles, expression, group = pairs_from_sections([c2, c3], genes, size=64, output_size=32)
+    assert tiles.shape == (c2.n_spots + c3.n_spots, 32, 32, 3)
+    assert group.tolist() == [0] * c2.n_spots + [1] * c3.n_spots
+    np.testing.assert_array_equal(tiles[c2.n_spots:], c3.tiles(size=64, output_size=32))
+    counts = c3.counts.toarray().astype(np.float64)  # scanpy's normalize_total + log1p, written out
+    expected = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4)[:, c3.genes.get_indexer(genes)]
+    np.testing.assert_allclose(expression[c2.n_spots:], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="section 'C2' has no gene 'NOT_A_GENE'"):
+        pairs_from_sections([c2, c3], ["ERBB2", "NOT_A_GENE"])
