@@ -291,11 +291,9 @@ Section read_visium(const std::string& folder, const VisiumOptions& options) {
   const std::string scale_path =
       detail::existing_file(spatial / "scalefactors_json.json", "Visium scale factors");
 
-  Section section;
-  section.name = base.filename().empty() ? base.parent_path().filename().string() : base.filename().string();
-  section.provenance.layout = "visium";
-  section.provenance.counts_path = matrix_path;
-  section.provenance.spots_path = spots_path;
+  const std::string name =
+      base.filename().empty() ? base.parent_path().filename().string() : base.filename().string();
+  Section section = detail::new_section(name, "visium", spots_path, matrix_path, "");
   section.provenance.scalefactors_path = scale_path;
   const ScaleFactors scale = read_scalefactors(scale_path);
   section.provenance.tissue_hires_scalef = scale.tissue_hires_scalef;

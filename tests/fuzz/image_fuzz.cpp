@@ -1,6 +1,6 @@
 // libFuzzer target: the image decoders (JPEG, PNG, TIFF) on arbitrary file contents. Any
 // input must end in decoded rectangles or a spatialembed::Error — never a crash, a hang, an
-// out-of-bounds access or undefined behaviour (built with ASan + UBSan by run_image.sh).
+// out-of-bounds access or undefined behaviour (built with ASan + UBSan by `run.sh image`).
 // Rectangles are read only from images of at most 4096² claimed pixels: decoding a huge
 // claimed size legitimately takes memory and time (there is no decompression-bomb limit).
 #include <cstddef>

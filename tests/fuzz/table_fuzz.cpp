@@ -1,6 +1,6 @@
 // libFuzzer target: the delimited-text (libcsv + zlib) and count-table parsing behind the
 // her2st and STimage-1K4M readers. Any input must end in a table or a spatialembed::Error —
-// never a crash, a hang or undefined behaviour (built with ASan + UBSan by run_table.sh).
+// never a crash, a hang or undefined behaviour (built with ASan + UBSan by `run.sh table`).
 #include <unistd.h>
 
 #include <cstddef>

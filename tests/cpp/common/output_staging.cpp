@@ -12,21 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> texts) {
-  try {
-    f();
-    FAIL("no exception thrown");
-  } catch (const E& e) {
-    for (const auto& text : texts) CHECK_THAT(e.what(), Contains(text));
-  }
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // Writes a run into `out` through a staging: one file, committed.
 void run_into(const fs::path& out, bool overwrite, std::vector<fs::path> inputs = {}, const std::string& text = "new") {
   OutputStaging staging(overwrite, std::move(inputs));
@@ -56,8 +41,8 @@ TEST_CASE("OutputStaging: a new folder is written atomically and marked", "[comm
     CHECK_FALSE(fs::exists(out));  // nothing final before commit
     staging.commit();
   }
-  CHECK(slurp(out / "result.txt") == "x");
-  CHECK_THAT(slurp(out / kOutputMarker), Contains("spatialembed") && Contains("run"));
+  CHECK(read_text(out / "result.txt") == "x");
+  CHECK_THAT(read_text(out / kOutputMarker), Contains("spatialembed") && Contains("run"));
   CHECK(partial_entries(out.parent_path()) == 0);
 }
 
@@ -66,7 +51,7 @@ TEST_CASE("OutputStaging: refuses to replace without overwrite", "[common][outpu
   const fs::path out = dir.path / "run";
   run_into(out, false);
   expect_error<IOError>([&] { run_into(out, false); }, {out.string(), "already exists", "overwrite"});
-  CHECK(slurp(out / "result.txt") == "new");
+  CHECK(read_text(out / "result.txt") == "new");
 }
 
 TEST_CASE("OutputStaging: overwrite never removes an input, a folder holding it, or a folder spatialembed did not write",
@@ -76,7 +61,7 @@ TEST_CASE("OutputStaging: overwrite never removes an input, a folder holding it,
   fs::create_directories(input);
   write_text((input / "409.045.png").string(), "not really a png");
   write_text((dir.path / "data" / "notes.txt").string(), "keep me");
-  const auto before = slurp(input / "409.045.png");
+  const auto before = read_text(input / "409.045.png");
 
   // The input itself, also spelled with `..` and through a link.
   expect_error<UnsafeOutput>([&] { run_into(input, true, {input}); }, {"is the input", input.string()});
@@ -91,8 +76,8 @@ TEST_CASE("OutputStaging: overwrite never removes an input, a folder holding it,
   }
   // A folder that is not an earlier run, even with no input involved: names what it holds.
   expect_error<UnsafeOutput>([&] { run_into(dir.path / "data", true); }, {"notes.txt", "pngs", kOutputMarker});
-  CHECK(slurp(input / "409.045.png") == before);
-  CHECK(slurp(dir.path / "data" / "notes.txt") == "keep me");
+  CHECK(read_text(input / "409.045.png") == before);
+  CHECK(read_text(dir.path / "data" / "notes.txt") == "keep me");
   CHECK(partial_entries(dir.path) == 0);
   CHECK(partial_entries(dir.path / "data") == 0);
 }
@@ -103,7 +88,7 @@ TEST_CASE("OutputStaging: overwrite replaces an earlier run or an empty folder",
   run_into(out, false, {}, "first");
   write_text((out / "stale.txt").string(), "from the first run");
   run_into(out, true, {}, "second");
-  CHECK(slurp(out / "result.txt") == "second");
+  CHECK(read_text(out / "result.txt") == "second");
   CHECK_FALSE(fs::exists(out / "stale.txt"));  // the old folder is replaced, not merged
   CHECK(fs::exists(out / kOutputMarker));
   std::size_t leftovers = 0;
@@ -113,7 +98,7 @@ TEST_CASE("OutputStaging: overwrite replaces an earlier run or an empty folder",
   const fs::path empty = dir.path / "empty";
   fs::create_directories(empty);
   run_into(empty, true);
-  CHECK(slurp(empty / "result.txt") == "new");
+  CHECK(read_text(empty / "result.txt") == "new");
 }
 
 TEST_CASE("OutputStaging: links, the working folder, files for folders and the root are refused", "[common][output]") {
@@ -173,7 +158,7 @@ TEST_CASE("OutputStaging: a file output keeps its extension; discard and a chang
   write_text((tmp / "result.txt").string(), "second");
   fs::remove(out / kOutputMarker);  // the user took the folder over in the meantime
   expect_error<UnsafeOutput>([&] { staging.commit(); }, {kOutputMarker});
-  CHECK(slurp(out / "result.txt") == "first");
+  CHECK(read_text(out / "result.txt") == "first");
   staging.discard();
   CHECK(partial_entries(dir.path) == 0);
   CHECK(std::string(to_string(parse_output_kind("folder"))) == "folder");

@@ -10,8 +10,12 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <initializer_list>
+#include <iterator>
 
 namespace spatialembed::test {
 
@@ -41,6 +45,23 @@ struct ScratchDir {
 inline void write_bytes(const std::string& path, const std::vector<char>& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// The whole file as bytes.
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+/// Runs `f` and checks that it throws E whose message contains every one of `texts`.
+template <class E, class F>
+void expect_error(F&& f, std::initializer_list<std::string> texts) {
+  try {
+    f();
+    FAIL("no exception thrown");
+  } catch (const E& e) {
+    for (const auto& text : texts) CHECK_THAT(e.what(), Catch::Matchers::Contains(text));
+  }
 }
 
 inline void write_text(const std::string& path, const std::string& text) {

@@ -22,16 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Every file under `folder` (recursively), by relative name, with its bytes.
 std::map<std::string, std::string> folder_bytes(const fs::path& folder) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(folder)) {
-    if (e.is_regular_file()) files[fs::relative(e.path(), folder).string()] = slurp(e.path());
+    if (e.is_regular_file()) files[fs::relative(e.path(), folder).string()] = read_text(e.path());
   }
   return files;
 }
@@ -74,17 +69,6 @@ SimulatedTissueOptions quiet_options(SimulationOutput output) {
   o.hotspot_fraction = 0;  // single extreme pixels would dominate Pearson correlations
   o.num_threads = 2;
   return o;
-}
-
-// Runs `f` and checks it throws E whose message contains every one of `texts`.
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<std::string> texts) {
-  try {
-    f();
-    FAIL("no exception thrown");
-  } catch (const E& e) {
-    for (const auto& text : texts) CHECK_THAT(e.what(), Contains(text));
-  }
 }
 
 }  // namespace
@@ -349,7 +333,7 @@ TEST_CASE("simulate_tissue: refuses to overwrite, replaces with overwrite, leave
   o.overwrite = true;
   o.seed = 5;
   simulate_tissue(path, o);
-  CHECK(slurp(dir.file("a_truth.json")).find("\"seed\": 5") != std::string::npos);
+  CHECK(read_text(dir.file("a_truth.json")).find("\"seed\": 5") != std::string::npos);
 
   o.output = SimulationOutput::png;
   fs::create_directories(dir.file("not_pngs"));

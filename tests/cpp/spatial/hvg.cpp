@@ -9,28 +9,14 @@
 
 #include "spatial/loess.hpp"
 #include "spatialembed/common/error.hpp"
+#include "spatial/csr_test_util.hpp"
 #include "spatialembed/common/random.hpp"
 
 using namespace spatialembed;
 using Catch::Matchers::Contains;
+using test::csr;
 
 namespace {
-
-CsrMatrix csr(std::size_t rows, std::size_t cols, const std::vector<float>& dense) {
-  CsrMatrix m;
-  m.rows = rows, m.cols = cols;
-  m.indptr.push_back(0);
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < cols; ++j) {
-      if (dense[i * cols + j] != 0.0f) {
-        m.indices.push_back(static_cast<std::int32_t>(j));
-        m.data.push_back(dense[i * cols + j]);
-      }
-    }
-    m.indptr.push_back(static_cast<std::int64_t>(m.data.size()));
-  }
-  return m;
-}
 
 // Poisson counts, spots × genes: gene means log-uniform in [0.05, 20] (the same for every
 // seed), spot size factors log-normal; the `planted` genes (means 0.3 … 5, each in its own seurat mean bin) are 8× higher in a random
