@@ -57,9 +57,19 @@ def embedding_spec(method, mz, height=520):
         if three:
             trace["z"] = _coordinates(points[rows, 2])
         data.append(trace)
+    if method.n_clusters <= 30:  # cluster numbers at the clusters' centres, as in the static views
+        centres = [(c, points[rows].mean(axis=0)) for c, (_, _, rows) in enumerate(groups[:-1]) if rows.size]
+        if centres:
+            label = {"type": "scatter3d" if three else "scatter", "mode": "text", "name": "cluster numbers",
+                     "x": [round(float(p[0]), 5) for _, p in centres], "y": [round(float(p[1]), 5) for _, p in centres],
+                     "text": [str(c) for c, _ in centres], "hoverinfo": "skip", "showlegend": False,
+                     "textfont": {"size": 12, "color": "#111111"}}
+            if three:
+                label["z"] = [round(float(p[2]), 5) for _, p in centres]
+            data.append(label)
     axis = lambda title: {"title": {"text": title}, "showticklabels": False}  # noqa: E731
     layout = {"height": height, "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "hovermode": "closest",
-              "legend": {"itemsizing": "constant", "font": {"size": 11}}, "paper_bgcolor": "#ffffff"}
+              "legend": {"itemsizing": "constant", "font": {"size": 11}, "x": 0, "y": 1, "xanchor": "left", "yanchor": "top", "bgcolor": "rgba(255,255,255,0.7)"}, "paper_bgcolor": "#ffffff"}
     if three:
         layout["scene"] = {"xaxis": axis("UMAP 1"), "yaxis": axis("UMAP 2"), "zaxis": axis("UMAP 3"),
                            "aspectmode": "cube"}
