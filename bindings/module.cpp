@@ -11,6 +11,7 @@ void bind_cluster(py::module_& m);
 void bind_manifold(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
+void bind_msi_signal(py::module_& m);
 void bind_pipeline(py::module_& m);
 void bind_simulate(py::module_& m);
 void bind_spatial(py::module_& m);
@@ -30,6 +31,7 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_manifold(m);
   sb::bind_metrics(m);
   sb::bind_msi(m);
+  sb::bind_msi_signal(m);
   sb::bind_pipeline(m);
   sb::bind_simulate(m);
   sb::bind_spatial(m);

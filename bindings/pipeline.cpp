@@ -53,7 +53,35 @@ py::array reshaped(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
   return to_numpy(std::move(values)).reshape(shape);
 }
 
+// The evaluation's isotope pairs as NumPy arrays, with the options they were found with:
+// isotope_pair_index (n, 2) int64 (light, heavy), isotope_pair_mz (n, 2) float64,
+// isotope_pair_charge (n,) int64, isotope_pair_error (n,) float64 Da; isotope_tolerance,
+// isotope_unit ("ppm"/"da"), isotope_max_charge, isotope_spacing.
+py::dict isotope_pairs_to_python(const IonClusteringEvaluation& e, const std::vector<double>& mz) {
+  const auto n = static_cast<py::ssize_t>(e.isotope_pair_list.size());
+  std::vector<std::int64_t> index, charge;
+  std::vector<double> pair_mz, error;
+  for (const auto& p : e.isotope_pair_list) {
+    index.insert(index.end(), {static_cast<std::int64_t>(p.light), static_cast<std::int64_t>(p.heavy)});
+    pair_mz.insert(pair_mz.end(), {mz.at(p.light), mz.at(p.heavy)});
+    charge.push_back(p.charge);
+    error.push_back(p.error);
+  }
+  py::dict d;
+  d["isotope_pair_index"] = reshaped(std::move(index), {n, 2});
+  d["isotope_pair_mz"] = reshaped(std::move(pair_mz), {n, 2});
+  d["isotope_pair_charge"] = to_numpy(std::move(charge));
+  d["isotope_pair_error"] = to_numpy(std::move(error));
+  d["isotope_pairs_together"] = e.isotope_pairs_together;
+  d["isotope_tolerance"] = e.isotope_options.tolerance;
+  d["isotope_unit"] = e.isotope_options.unit == ToleranceUnit::da ? "da" : "ppm";  // parse_tolerance_unit's spelling
+  d["isotope_max_charge"] = e.isotope_options.max_charge;
+  d["isotope_spacing"] = e.isotope_options.spacing;
+  return d;
+}
+
 py::dict result_to_python(IonImageClusteringResult&& r) {
+  py::dict isotopes = isotope_pairs_to_python(r.evaluation, r.mz);  // before r.mz moves
   const auto N = static_cast<py::ssize_t>(r.mz.size()), H = static_cast<py::ssize_t>(r.height),
              W = static_cast<py::ssize_t>(r.width), K = static_cast<py::ssize_t>(r.members.size());
   py::dict out;
@@ -97,6 +125,7 @@ py::dict result_to_python(IonImageClusteringResult&& r) {
   evaluation["isotope_pairs"] = e.isotope_pairs;
   evaluation["isotope_pairs_clustered"] = e.isotope_pairs_clustered;
   evaluation["isotope_coclustering"] = e.isotope_coclustering;
+  for (auto item : isotopes) evaluation[item.first] = item.second;
   out["evaluation"] = evaluation;
   return out;
 }

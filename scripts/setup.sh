@@ -18,6 +18,7 @@ APT_PACKAGES=(
   python3-dev python3-venv python3-pip python3-setuptools python3-wheel
   libspectra-dev libcsv-dev
   python3-numpy python3-scipy python3-sklearn python3-pytest python3-matplotlib python3-pil python3-tqdm
+  python3-jinja2 python3-plotly  # the HTML report: its template; its interactive 3-D embedding (plotly.js inline)
   chromium  # headless rendering of the HTML report (tests/python/test_report.py)
   umap-learn
   libtorch-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet

@@ -24,6 +24,8 @@
 #include "spatialembed/msi/ion_image_stack.hpp"
 #include "spatialembed/msi/ion_images.hpp"
 #include "spatialembed/msi/isotope_coclustering.hpp"
+#include "spatialembed/msi/mz_matching.hpp"
+#include "spatialembed/msi/peak_width.hpp"
 #include "spatialembed/msi/preprocessing.hpp"
 #include "spatialembed/msi/spectra.hpp"
 #include "spatialembed/neighbors/knn_graph.hpp"

@@ -40,8 +40,14 @@ class IonImageClusteringResult:
         ``n_clusters``; ``noise_fraction`` (share of the non-empty images labelled −1);
         ``silhouette`` (in the embedding, over clustered images; NaN with fewer than 2
         clusters); ``isotope_pairs`` (pairs of ion images 1.00336 Da apart);
-        ``isotope_pairs_clustered`` (pairs whose both images are clustered) and
+        ``isotope_pairs_clustered`` (pairs whose both images are clustered),
+        ``isotope_pairs_together`` (of those, pairs in one cluster) and
         ``isotope_coclustering`` (share of those in one cluster; NaN when there are none);
+        the pairs themselves: ``isotope_pair_index`` (n_pairs, 2) int64 (lighter, heavier ion
+        image), ``isotope_pair_mz`` (n_pairs, 2) float64, ``isotope_pair_charge`` (n_pairs,)
+        int64 (the z matched), ``isotope_pair_error`` (n_pairs,) float64 (spacing error, Da),
+        found with ``isotope_tolerance`` in ``isotope_unit`` ("ppm" or "da"), charges
+        1 … ``isotope_max_charge`` and ``isotope_spacing`` (Da) — reports show these pairs;
         ``k_distances`` (the ascending k-distance curve in the embedding, k = min_samples, from
         which an automatic eps is chosen; DBSCAN only).
     clusterer : {"dbscan", "hdbscan"}

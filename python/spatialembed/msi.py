@@ -13,7 +13,8 @@ import numpy as np
 from . import _core
 from ._validation import num_threads, tolerance as parse_tolerance
 
-__all__ = ["ImzMLReader", "ImzMLWriter", "IonImageStack", "pick_peaks", "isotope_pairs"]
+__all__ = ["ImzMLReader", "ImzMLWriter", "IonImageStack", "pick_peaks", "isotope_pairs", "peak_half_width_ppm",
+           "match_mz"]
 
 
 class ImzMLReader:
@@ -364,3 +365,67 @@ def isotope_pairs(mz, *, tol_ppm=None, tol_da=None, max_charge=1, spacing=1.0033
     light, heavy, charge, _ = _core.isotope_pairs(np.ascontiguousarray(mz, np.float64), float(tolerance), unit,
                                                   int(max_charge), float(spacing))
     return np.stack([light, heavy], axis=1), charge
+
+
+def peak_half_width_ppm(mz, intensities, index):
+    """Median half width at half maximum of the peaks at ``index`` of a spectrum, in ppm.
+
+    Each side's half-maximum point is interpolated linearly between the last point above half
+    the peak's height and the first one at or below it. A side that reaches a valley (the
+    spectrum rising again: a neighbouring peak, or a baseline above half the height) before
+    falling to half ends there. Used as the automatic m/z tolerance: an ion image then
+    integrates each peak over its FWHM. Runs in C++ (``msi/peak_width.hpp``).
+
+    Parameters
+    ----------
+    mz, intensities : array-like of shape (n,), float64
+        The spectrum, m/z increasing; finite.
+    index : array-like of int
+        Peak positions in the spectrum (e.g. ``pick_peaks(...)["index"]``).
+
+    Returns
+    -------
+    float
+        The median HWHM in ppm; NaN when no peak has a positive height.
+
+    Raises
+    ------
+    ValueError
+        Arrays of different lengths, an index outside the spectrum, a non-finite value.
+    """
+    return _core.peak_half_width_ppm(np.ascontiguousarray(mz, np.float64),
+                                     np.ascontiguousarray(intensities, np.float64),
+                                     np.ascontiguousarray(np.asarray(index).reshape(-1), np.int64))
+
+
+def match_mz(mz, reference_mz, *, tolerance=None, unit=None):
+    """For each of ``mz``, the index of the nearest ``reference_mz`` within the tolerance, else −1.
+
+    Ties in distance go to the smaller reference m/z, equal reference values to the lowest
+    index. Runs in C++ (``msi/mz_matching.hpp``).
+
+    Parameters
+    ----------
+    mz : array-like of shape (n,), float64
+    reference_mz : array-like of shape (m,), float64 (may be empty)
+    tolerance : float, optional
+        Largest accepted distance, in ``unit``; default: ``MzMatchOptions`` (10).
+    unit : {"ppm", "da"}, optional
+        ppm of each ``mz`` value (not of the reference) or Da; default ``MzMatchOptions`` ("ppm").
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+
+    Raises
+    ------
+    ValueError
+        A tolerance that is not finite and > 0, an unknown unit, a non-finite m/z.
+    """
+    options = _core.MzMatchOptions()
+    if tolerance is not None:
+        options.tolerance = float(tolerance)
+    if unit is not None:
+        options.unit = str(unit)
+    return _core.match_mz(np.ascontiguousarray(np.asarray(mz, np.float64).reshape(-1)),
+                          np.ascontiguousarray(np.asarray(reference_mz, np.float64).reshape(-1)), options)

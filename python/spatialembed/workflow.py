@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .msi import ImzMLReader, IonImageStack, pick_peaks
+from .msi import ImzMLReader, IonImageStack, match_mz, peak_half_width_ppm, pick_peaks
 
 __all__ = ["load_ion_images", "prepare_ion_images", "read_mz_list", "read_reference_grouping", "compare_clusterings", "cluster_ions",
            "write_outputs", "peak_half_width_ppm"]
@@ -112,35 +112,6 @@ def read_mz_list(path):
         k = int(np.argmax(bad))
         raise ValueError(f"{path}, line {rows[k][0]}: m/z values must be finite and > 0, got {rows[k][1][0]!r}")
     return mz
-
-
-def peak_half_width_ppm(mz, intensities, index):
-    """Median half width at half maximum of the peaks at ``index`` of a spectrum, in ppm.
-
-    Each side's half-maximum point is interpolated linearly between the last point above half
-    the peak's height and the first one at or below it. A side that reaches a valley (the
-    spectrum rising again: a neighbouring peak, or a baseline above half the height) before
-    falling to half ends there. Used as the automatic m/z tolerance: an ion image then
-    integrates each peak over its FWHM.
-    """
-    mz, y = np.asarray(mz, np.float64), np.asarray(intensities, np.float64)
-    widths = []
-    for i in np.asarray(index, dtype=np.int64):
-        half = y[i] / 2
-        if half <= 0:
-            continue
-        sides = []
-        for step in (-1, 1):
-            j = i
-            while 0 <= j + step < len(y) and y[j] > half and y[j + step] <= y[j]:
-                j += step
-            if y[j] <= half:  # crossed half between j - step and j
-                t = (y[j - step] - half) / (y[j - step] - y[j])
-                sides.append(mz[j - step] + t * (mz[j] - mz[j - step]))
-            else:  # a valley or the end of the spectrum came first
-                sides.append(mz[j])
-        widths.append((sides[1] - sides[0]) / 2 / mz[i] * 1e6)
-    return float(np.median(widths)) if widths else float("nan")
 
 
 def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, bin_ppm=5.0, tolerance=None,
@@ -265,8 +236,8 @@ def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_j
     else:
         stack = IonImageStack.from_png_dir(path, max_image_pixels=max_image_pixels)
         if mz_list is not None:
-            keep = _match_mz(stack.mz, np.asarray(mz_list, np.float64), 10.0 if tolerance is None else tolerance,
-                             tolerance_unit) >= 0
+            keep = match_mz(stack.mz, mz_list, tolerance=10.0 if tolerance is None else tolerance,
+                            unit=tolerance_unit) >= 0
             if not keep.any():
                 raise ValueError(f"{path}: no image's m/z matches the m/z list")
             stack = IonImageStack(stack.images[keep], stack.mask, stack.mz[keep])
@@ -276,18 +247,6 @@ def _load_png_folder(path, mz_list, tolerance, tolerance_unit, log, prepare, n_j
     n, height, width = stack.shape
     log(f"ion images: {n} PNGs of {height} x {width} pixels ({time.perf_counter() - start:.1f} s)")
     return stack, None, _with_size(facts, stack)
-
-
-def _match_mz(mz, reference_mz, tolerance, unit):
-    """For each of ``mz``, the index of the nearest ``reference_mz`` within the tolerance, else −1."""
-    order = np.argsort(reference_mz)
-    ref = reference_mz[order]
-    pos = np.clip(np.searchsorted(ref, mz), 1, max(len(ref) - 1, 1))
-    candidates = np.stack([pos - 1, np.minimum(pos, len(ref) - 1)])
-    distance = np.abs(ref[candidates] - mz)
-    best = candidates[np.argmin(distance, axis=0), np.arange(len(mz))]
-    limit = tolerance if unit == "da" else mz * tolerance * 1e-6
-    return np.where(np.abs(ref[best] - mz) <= limit, order[best], -1)
 
 
 def read_reference_grouping(path, mz, *, tolerance=10.0, tolerance_unit="ppm"):
@@ -319,7 +278,7 @@ def read_reference_grouping(path, mz, *, tolerance=10.0, tolerance_unit="ppm"):
         name = "GRINE"
     else:
         raise ValueError(f"{path}: neither a simulated-tissue truth file nor a GRINE communities file")
-    index = _match_mz(mz, ref_mz, tolerance, tolerance_unit)
+    index = match_mz(mz, ref_mz, tolerance=tolerance, unit=tolerance_unit)
     return np.where(index >= 0, ref_label[np.maximum(index, 0)], -1), name
 
 

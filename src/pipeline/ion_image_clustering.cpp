@@ -225,7 +225,10 @@ IonClusteringEvaluation evaluate(const IonImageClusteringResult& result, std::si
   const auto iso = isotope_coclustering(result.mz, result.labels, o.isotopes);
   e.isotope_pairs = iso.pairs.size();
   e.isotope_pairs_clustered = iso.n_clustered;
+  e.isotope_pairs_together = iso.n_together;
   e.isotope_coclustering = iso.share();
+  e.isotope_pair_list = iso.pairs;
+  e.isotope_options = o.isotopes;
   return e;
 }
 

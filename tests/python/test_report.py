@@ -2,7 +2,8 @@
 
 The results are built by hand from a small synthetic stack (no pipeline run): 40 ion images of
 32 x 32 pixels, 20 molecules with an M+1 isotope each, 4 spatial patterns, one empty image,
-some noise labels.
+some noise labels. The isotope panels are also checked on real pipeline runs (max_charge 1, 2),
+and the page in headless Chromium (tests/python/chromium.py) with its interactive embedding.
 """
 import base64
 import io
@@ -17,7 +18,9 @@ import pytest
 
 from spatialembed import IonImageStack
 from spatialembed._result import IonImageClusteringResult
-from spatialembed.report import render_screenshot, write_report
+from spatialembed.report import write_report
+
+from chromium import dump_dom, render_screenshot
 
 ISOTOPE = 1.00336
 DATA_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
@@ -77,7 +80,12 @@ def _result(method, stack, labels, seed):
         if method == "nn" else {"preprocess": 0.01, "umap": 0.5, "dbscan": 0.002, "total": 0.52},
         evaluation={"n_clusters": n_clusters, "noise_fraction": float((labels[~empty] < 0).mean()),
                     "silhouette": 0.61, "isotope_pairs": len(pairs), "isotope_pairs_clustered": len(clustered),
-                    "isotope_coclustering": together / len(clustered) if clustered else float("nan")})
+                    "isotope_pairs_together": int(together),
+                    "isotope_coclustering": together / len(clustered) if clustered else float("nan"),
+                    # the pairs themselves and how they were found, as IonImageClustering reports them
+                    "isotope_pair_index": pairs, "isotope_pair_mz": stack.mz[pairs],
+                    "isotope_pair_charge": np.ones(len(pairs), np.int64), "isotope_tolerance": 10.0,
+                    "isotope_unit": "ppm", "isotope_max_charge": 1, "isotope_spacing": ISOTOPE})
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +112,19 @@ def _strip_data(text):
     return DATA_URI.sub("data:image/png;base64,…", text)
 
 
+SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S | re.I)
+
+
 def _check_self_contained(text):
     uris = DATA_URI.findall(text)
     assert uris, "no embedded image"
     for uri in uris[:40]:
         from PIL import Image
         Image.open(io.BytesIO(base64.b64decode(uri))).verify()
-    bare = _strip_data(text)
+    # scripts (plotly.js and the figures' data) are inline: none loads anything by src
+    for attributes, _ in SCRIPT.findall(text):
+        assert "src" not in attributes.lower()
+    bare = SCRIPT.sub("", _strip_data(text))
     sources = re.findall(r'<img[^>]*\bsrc="([^"]*)"', bare)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in bare and "https://" not in bare and "//" not in re.sub(r"<!DOCTYPE[^>]*>", "", bare)
@@ -166,7 +180,8 @@ def test_text_is_escaped(tmp_path, stack, results):
     path = write_report(tmp_path / "evil.html", stack, {evil: results["nn"]}, title=evil,
                         dataset={evil: evil, "input": 'a"b<c>.imzML'}, comparison={evil: 1.0})
     text = path.read_text(encoding="utf-8")
-    assert "<script" not in text.lower()
+    assert "<script>alert" not in text.lower()  # the page's own scripts are plotly's; the name is escaped
+    assert "<script" not in SCRIPT.sub("", text).lower()
     assert "&lt;script&gt;" in text and "a&quot;b&lt;c&gt;.imzML" in text
 
 
@@ -182,10 +197,13 @@ def test_refuses_to_overwrite(tmp_path, stack, results):
 
 
 def test_interrupted_write_leaves_nothing(tmp_path, stack, results, monkeypatch):
+    from spatialembed import _core
+
     def fail(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "replace", fail)
+    # interrupted just before the staged file is moved into place (OutputStaging, the one mechanism)
+    monkeypatch.setattr(_core.OutputStaging, "commit", fail)
     with pytest.raises(KeyboardInterrupt):
         write_report(tmp_path / "report.html", stack, results)
     assert os.listdir(tmp_path) == []
@@ -202,23 +220,90 @@ def test_bad_input(tmp_path, stack, results):
     assert os.listdir(tmp_path) == []
 
 
-def test_isotope_pairs(tmp_path, stack, results):
+def test_isotope_pairs_come_from_the_result(tmp_path, stack, results):
     from dataclasses import replace
 
-    # pairs given as indices in the evaluation are used as they are
+    # the pairs the evaluation carries are shown as they are, with how they were found
     nn = results["nn"]
-    given = replace(nn, evaluation={**nn.evaluation, "isotope_pairs": np.array([[0, 1], [2, 3]])})
+    index = np.array([[0, 1], [2, 3]])
+    given = replace(nn, evaluation={**nn.evaluation, "isotope_pairs": 2, "isotope_pair_index": index,
+                                    "isotope_pair_mz": stack.mz[index], "isotope_pair_charge": np.array([1, 1]),
+                                    "isotope_tolerance": 0.02, "isotope_unit": "da"})
     text = write_report(tmp_path / "given.html", stack, {"nn": given}).read_text(encoding="utf-8")
-    assert "2 isotope pairs (as given in the evaluation)" in text
-    # m/z rounded off by 0.012 Da: the tolerance that finds the evaluation's count is used
+    assert "2 isotope pairs in all" in text and "± 0.02 Da, z = 1" in text
+    assert text.count("<tr><td>400.0000</td><td>401.0034</td><td>1</td>") == 1
+    # m/z 0.012 Da off the spacing: nothing is searched again, the result's pairs stay
     shifted = IonImageStack(stack.images, stack.mask, stack.mz + np.tile([0.0, 0.012], 20))
     moved = replace(nn, mz=shifted.mz)
-    text = write_report(tmp_path / "auto.html", shifted, {"nn": moved}).read_text(encoding="utf-8")
-    assert "20 isotope pairs (m/z spacing 1.00336 Da ± 0.02 Da)" in text
-    text = write_report(tmp_path / "ppm.html", shifted, {"nn": moved}, isotope_tol_ppm=5).read_text(encoding="utf-8")
-    assert "No isotope pairs found (m/z spacing 1.00336 Da ± 5 ppm)" in text
-    with pytest.raises(ValueError, match="not both"):
-        write_report(tmp_path / "both.html", stack, results, isotope_tol_ppm=5, isotope_tol_da=0.01)
+    text = write_report(tmp_path / "moved.html", shifted, {"nn": moved}).read_text(encoding="utf-8")
+    assert "20 isotope pairs in all" in text
+    # a result without pairs shows none (and says so) rather than guessing them
+    bare = replace(nn, evaluation={k: v for k, v in nn.evaluation.items() if not k.startswith("isotope_pair_")})
+    text = write_report(tmp_path / "bare.html", stack, {"nn": bare}).read_text(encoding="utf-8")
+    assert "the result carries no isotope pairs" in text and "No isotope pairs found." in text
+    bad = replace(nn, evaluation={**nn.evaluation, "isotope_pair_index": np.array([[0, 40]])})
+    with pytest.raises(ValueError, match="isotope_pair_index"):
+        write_report(tmp_path / "bad.html", stack, {"nn": bad})
+
+
+def _summary_row(text, label):
+    """The cells of one summary row."""
+    row = re.search(r"<tr><th[^>]*>" + re.escape(label) + r"</th>(.*?)</tr>", text)
+    assert row, label
+    return re.findall(r"<td>(.*?)</td>", row.group(1))
+
+
+def _pair_rows(text):
+    """(light, heavy, z, verdicts…) of the report's table of isotope pairs."""
+    table = re.search(r'<table class="pairs">(.*?)</table>', text, re.S).group(1)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(<td.*?)</tr>", table)]
+
+
+@pytest.mark.parametrize("max_charge", [1, 2])
+def test_isotope_panels_agree_with_the_summary(tmp_path, max_charge):
+    """A real run (umap_only): the pairs table, the panels' note and the summary row say the same,
+    for singly and doubly charged pairs."""
+    from spatialembed import IonImageClustering
+
+    rng = np.random.default_rng(3)
+    patterns = _patterns(24)
+    mask = np.ones((24, 24), bool)
+    images, mz = [], []
+    for molecule in range(16):  # M, M+1 (z = 1) and, every other molecule, M+1/2 (z = 2)
+        base = 300.0 + 37.31 * molecule
+        peaks = [base, base + ISOTOPE] + ([base + 17.0, base + 17.0 + ISOTOPE / 2] if molecule % 2 else [])
+        for k, m in enumerate(peaks):
+            pattern = patterns[(molecule + (k >= 2)) % 4]
+            images.append(pattern * (1 + molecule) * (1 - 0.2 * k) + 0.05 * rng.random((24, 24)))
+            mz.append(m)
+    stack = IonImageStack(np.asarray(images, np.float32), mask, np.asarray(mz))
+    from spatialembed import UMAP
+
+    model = IonImageClustering("umap_only", umap=UMAP(n_components=3, n_neighbors=8, min_dist=0.0), min_samples=3, isotope_tolerance=0.002,
+                               isotope_unit="da", max_charge=max_charge, random_state=0, n_jobs=2).fit(stack)
+    e = model.result_.evaluation
+    assert e["isotope_max_charge"] == max_charge and e["isotope_unit"] == "da" and e["isotope_tolerance"] == 0.002
+    n_pairs = 16 + (8 if max_charge == 2 else 0)
+    assert e["isotope_pairs"] == n_pairs == len(e["isotope_pair_index"])
+    assert sorted(e["isotope_pair_charge"].tolist()) == [1] * 16 + [2] * (n_pairs - 16)
+    np.testing.assert_allclose(e["isotope_pair_mz"], stack.mz[e["isotope_pair_index"]])
+
+    text = write_report(tmp_path / "r.html", stack, model.result_, max_isotope_panels=4).read_text(encoding="utf-8")
+    rows = _pair_rows(text)
+    assert len(rows) == n_pairs
+    assert [int(r[2]) for r in rows].count(2) == n_pairs - 16
+    verdicts = [r[3] for r in rows]
+    together, clustered = verdicts.count("one cluster"), n_pairs - verdicts.count("not both clustered")
+    assert together == e["isotope_pairs_together"] and clustered == e["isotope_pairs_clustered"]
+    assert _summary_row(text, "isotope pairs") == [str(n_pairs)]
+    assert _summary_row(text, "… both images clustered") == [str(clustered)]
+    assert _summary_row(text, "… in one cluster") == [str(together)]
+    assert f"umap_only: {n_pairs} pairs" in text and f"{together} of {clustered} pairs with both images" in text
+    assert ("z = 1 … 2" in text) == (max_charge == 2)
+    table = {(r[0], r[1]): int(r[2]) for r in rows}  # each panel is a pair of the table, with its charge
+    for shown in re.search(r"Pairs shown: (.*?)</figcaption>", text).group(1).split("; "):
+        light, heavy, z = re.fullmatch(r"(\S+) → (\S+)(?: \(z = (\d)\))?", shown).groups()
+        assert table[(light, heavy)] == int(z or 1)
 
 
 def test_import_stays_light():
@@ -249,3 +334,44 @@ def test_renders_in_headless_chromium(tmp_path, stack, results, spectrum):
         pixels = np.asarray(image.convert("L"), np.float64)
     assert pixels.var() > 0
     assert (pixels < 200).mean() > 0.02  # text and figures, not a blank page
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="Chromium not installed (apt-get install chromium)")
+def test_interactive_embedding_in_headless_chromium(tmp_path, stack, results):
+    """plotly draws both methods' 3-D embeddings offline; hovering an ion shows its m/z, cluster and image."""
+    pytest.importorskip("plotly")
+    path = write_report(tmp_path / "report.html", stack, results, max_clusters=2, max_members=2)
+    text = path.read_text(encoding="utf-8")
+    _check_self_contained(text)
+    assert text.count('<div class="plot" id="embedding-') == 2 and "Plotly.newPlot" in text
+    # the report plus a probe that hovers the first ion of the first figure as the mouse would
+    probe = """<script>
+window.addEventListener("load", function () {
+  var div = document.getElementById("embedding-0"), trace = div.data[0];
+  div.emit("plotly_hover", {points: [{customdata: trace.customdata[0], data: trace}], event: {clientX: 300, clientY: 400}});
+  document.body.setAttribute("data-probe", trace.customdata[0] + "|" + trace.text[0] + "|" + trace.name);
+});
+</script></body>"""
+    (tmp_path / "probe.html").write_text(text.replace("</body>", probe), encoding="utf-8")
+    dom = dump_dom(tmp_path / "probe.html", width=1200, height=1200, timeout=180)
+    assert dom.count('data-interactive="plotly"') == 2  # both figures drawn, with their hover handlers
+    assert dom.count("js-plotly-plot") >= 2 and "<canvas" in dom  # a WebGL scene, not the fallback
+    index, mz, cluster = re.search(r'data-probe="([^"]*)"', dom).group(1).split("|")
+    assert mz == f"{stack.mz[int(index)]:.4f}"
+    tip = re.search(r'<div class="hover-tip" id="hover-tip" style="([^"]*)">(.*?)</div>\s*<script', dom, re.S)
+    assert tip and "display: block" in tip.group(1)
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="m/z ' + re.escape(mz) + '">', tip.group(2))
+    assert f"m/z {mz} · {cluster}" in tip.group(2)
+
+
+def test_static_embedding_without_plotly(tmp_path, stack, results, monkeypatch):
+    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly now fails
+    monkeypatch.setitem(sys.modules, "plotly.offline", None)
+    text = write_report(tmp_path / "static.html", stack, results, max_clusters=2).read_text(encoding="utf-8")
+    _check_self_contained(text)
+    assert "<script" not in text.lower() and "install plotly" in text
+    assert 'alt="embedding of nn"' in text and 'alt="embedding of umap_only"' in text
+    with pytest.raises(ImportError, match="plotly"):
+        write_report(tmp_path / "needs.html", stack, results, interactive=True)
+    assert not (tmp_path / "needs.html").exists()

@@ -106,7 +106,16 @@ struct IonClusteringEvaluation {
   double silhouette = 0;                ///< mean silhouette in the UMAP space over clustered images; NaN with < 2 clusters
   std::size_t isotope_pairs = 0;        ///< isotope pairs among all ion images' m/z
   std::size_t isotope_pairs_clustered = 0;  ///< pairs whose two images both have a cluster
+  std::size_t isotope_pairs_together = 0;   ///< of those, pairs whose two images share a cluster
   double isotope_coclustering = 0;      ///< share of those in one cluster; NaN when there are none
+  /// The isotope pairs themselves (`find_isotope_pairs` on the result's `mz`): `light`, `heavy`
+  /// index the ion images, `charge` is the z matched, `error` the spacing error in Da; ordered by
+  /// (light, heavy); `isotope_pair_list.size() == isotope_pairs`. Reports show these, never
+  /// search again.
+  std::vector<IsotopePair> isotope_pair_list;
+  /// The options the pairs were found with: the run's `isotopes` (tolerance and its unit,
+  /// max_charge, spacing).
+  IsotopePairOptions isotope_options{};
 };
 
 /// What one run found. Images are indexed as in the input stack.

@@ -113,6 +113,46 @@ TEST_CASE("IonImageClustering umap_only recovers three spatial patterns", "[pipe
   for (const char* stage : {"preprocess", "umap", "dbscan", "total"}) CHECK(result.timings.count(stage) == 1);
 }
 
+TEST_CASE("IonImageClustering: the evaluation carries the isotope pairs and the options they were found with",
+          "[pipeline][isotopes]") {
+  auto stack = three_pattern_stack(1);
+  stack.mz[3] = stack.mz[2] + 1.00336 / 2;  // a doubly charged pair in pattern 0 (images 2, 3)
+  for (int max_charge : {1, 2}) {
+    auto o = small_options(IonClusteringMethod::umap_only);
+    o.isotopes.tolerance = 0.001;
+    o.isotopes.unit = ToleranceUnit::da;
+    o.isotopes.max_charge = max_charge;
+    const auto r = IonImageClustering(o).fit(stack);
+    const auto& e = r.evaluation;
+    CHECK(e.isotope_options.tolerance == 0.001);
+    CHECK(e.isotope_options.unit == ToleranceUnit::da);
+    CHECK(e.isotope_options.max_charge == max_charge);
+    // The same pairs the public finder gives, with their count, charge and spacing error.
+    const auto expected = find_isotope_pairs(r.mz, o.isotopes);
+    REQUIRE(e.isotope_pair_list.size() == expected.size());
+    CHECK(e.isotope_pairs == expected.size());
+    REQUIRE(e.isotope_pairs == static_cast<std::size_t>(max_charge));  // (0, 1) z = 1; (2, 3) z = 2 with max_charge 2
+    CHECK(e.isotope_pair_list[0].light == 0);
+    CHECK(e.isotope_pair_list[0].heavy == 1);
+    CHECK(e.isotope_pair_list[0].charge == 1);
+    if (max_charge == 2) {
+      CHECK(e.isotope_pair_list[1].light == 2);
+      CHECK(e.isotope_pair_list[1].heavy == 3);
+      CHECK(e.isotope_pair_list[1].charge == 2);
+      CHECK(std::abs(e.isotope_pair_list[1].error) < 1e-9);
+    }
+    // The counts agree with the pairs and the labels.
+    std::size_t clustered = 0, together = 0;
+    for (const auto& p : e.isotope_pair_list) {
+      if (r.labels[p.light] < 0 || r.labels[p.heavy] < 0) continue;
+      ++clustered;
+      together += r.labels[p.light] == r.labels[p.heavy];
+    }
+    CHECK(e.isotope_pairs_clustered == clustered);
+    CHECK(e.isotope_pairs_together == together);
+  }
+}
+
 TEST_CASE("IonImageClustering nn uses the features function and keeps its features", "[pipeline]") {
   auto options = small_options(IonClusteringMethod::nn);
   std::size_t calls = 0, images_seen = 0;
