@@ -20,7 +20,7 @@ APT_PACKAGES=(
   python3-numpy python3-scipy python3-sklearn python3-pytest python3-matplotlib python3-pil python3-tqdm
   chromium  # headless rendering of the HTML report (tests/python/test_report.py)
   umap-learn
-  libtorch-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet
+  libtorch-dev libgloo-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet
   python3-nbclient python3-nbformat python3-ipykernel
   python3-pandas python3-anndata  # spatial sections: spot tables, AnnData
   libtiff-dev libopenslide-dev python3-tifffile  # spatial/image: TIFF, whole-slide images; tifffile writes test TIFFs
