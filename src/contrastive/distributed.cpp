@@ -129,10 +129,15 @@ std::shared_ptr<DistributedGroup> DistributedGroup::join(const DistributedOption
   static std::mutex mutex;
   static auto* groups = new std::map<std::string, std::shared_ptr<DistributedGroup>>();  // process lifetime
   static std::map<std::string, int> incarnations;
-  std::lock_guard<std::mutex> lock(mutex);
   const std::string key = group_key(info, backend, interface);
-  auto found = groups->find(key);
-  if (found != groups->end()) return found->second;
+  int incarnation = 0;
+  {
+    // Not held during the rendezvous: ranks may join from threads of one process (tests).
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = groups->find(key);
+    if (found != groups->end()) return found->second;
+    incarnation = incarnations[key]++;
+  }
 
   auto impl = std::make_unique<Impl>();
   impl->info = info;
@@ -149,8 +154,7 @@ std::shared_ptr<DistributedGroup> DistributedGroup::join(const DistributedOption
     so.multiTenant = true;
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(info.master_addr, so);
     if (!info.store_prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(info.store_prefix, store);
-    // Groups of the same store joined again (other options) get keys of their own.
-    const int incarnation = incarnations[fmt::format("{}:{}{}", info.master_addr, info.master_port, info.store_prefix)]++;
+    // A group joined again after a failure gets keys of its own.
     impl->store = c10::make_intrusive<c10d::PrefixStore>(fmt::format("spatialembed/{}", incarnation), store);
     impl->store->setTimeout(timeout);
   });
@@ -180,6 +184,7 @@ std::shared_ptr<DistributedGroup> DistributedGroup::join(const DistributedOption
   });
   auto group = std::make_shared<DistributedGroup>(std::move(impl));
   group->barrier();  // every rank is there
+  std::lock_guard<std::mutex> lock(mutex);
   groups->emplace(key, group);
   return group;
 }
