@@ -151,12 +151,12 @@ TEST_CASE("two ranks of B: the global-batch losses and gradients of one batch of
       auto l = clip ? se::distributed_clip_loss(*group, i, g, s) : se::distributed_bleep_loss(*group, i * 0.5, g, 0.7);
       l.backward();
       losses[static_cast<std::size_t>(r)] = group->all_reduce_sum(l.item<double>()) / 2;  // the trainer's loss
-      // The trainer averages the gradients over the ranks.
-      std::vector<torch::Tensor> grads{i.grad(), g.grad(), clip ? s.grad() : torch::zeros({})};
+      img_grad[static_cast<std::size_t>(r)] = i.grad().clone();
+      gene_grad[static_cast<std::size_t>(r)] = g.grad().clone();
+      // The trainer averages the parameter gradients over the ranks; logit_scale is one.
+      std::vector<torch::Tensor> grads{clip ? s.grad().clone() : torch::zeros({})};
       group->all_reduce_mean(grads);
-      img_grad[static_cast<std::size_t>(r)] = i.grad();
-      gene_grad[static_cast<std::size_t>(r)] = g.grad();
-      scale_grad[static_cast<std::size_t>(r)] = grads[2];
+      scale_grad[static_cast<std::size_t>(r)] = grads[0];
     });
     for (int r = 0; r < 2; ++r) {
       INFO((clip ? "clip" : "bleep") << " rank " << r);
