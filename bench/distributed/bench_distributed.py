@@ -91,7 +91,8 @@ def main():
         return worker(*args.worker)
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; {args.pairs} pairs, {args.genes} genes, "
           f"2048-d features, projection heads to 256, loss {args.loss}, global batch {args.batch}, "
-          f"{args.epochs} epochs, 1 thread per process, Gloo on loopback")
+          f"{args.epochs} epochs, 1 thread per process, Gloo on loopback; load average before: "
+          f"{os.getloadavg()[0]:.1f}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for world in (1, 2):
