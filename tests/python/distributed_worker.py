@@ -33,7 +33,7 @@ def main():
     est = ContrastiveTrainer(**config["params"], callback=callback)
     print(f"FIT_START {time.monotonic()}", file=sys.stderr, flush=True)  # the tests time faults from here
     try:
-        est.fit(data["features"], data["expression"])
+        est.fit(data["features"], data["expression"], group=data["group"] if "group" in data else None)
     except KeyboardInterrupt:  # cancelled by stop_at, after the checkpoint
         np.savez(out, losses=np.array(losses), cancelled=True)
         return
@@ -44,7 +44,7 @@ def main():
              logit_scale=est.model_.logit_scale, world_size=est.result_.world_size, rank=est.result_.rank,
              steps=est.result_.steps, samples_per_second=est.result_.samples_per_second,
              gather_seconds=est.result_.gather_seconds, reduce_seconds=est.result_.reduce_seconds,
-             train_seconds=est.result_.train_seconds)
+             train_seconds=est.result_.train_seconds, validation_loss=np.array(est.result_.validation_loss))
 
 
 if __name__ == "__main__":

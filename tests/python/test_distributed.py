@@ -38,11 +38,12 @@ PARAMS = dict(backbone="features", latent_dim=8, dropout=0.0, lr=1e-2, weight_de
 
 
 def launch(tmp_path, params, world_size=2, stop_at=None, die_at=None, ranks=None, timeout=60, data=None,
-           torchrun=False, name="run"):
+           torchrun=False, name="run", group=None):
     """Starts the ranks (all, or only `ranks`) on loopback; returns [(returncode, stderr, out.npz)]."""
     features, expression = data if data is not None else pairs()
     data_file = tmp_path / "data.npz"
-    np.savez(data_file, features=features, expression=expression)
+    extra = {} if group is None else dict(group=group)
+    np.savez(data_file, features=features, expression=expression, **extra)
     config = tmp_path / f"{name}.json"
     config.write_text(json.dumps(dict(data=str(data_file), params=params, stop_at=stop_at, die_at=die_at)))
     port = free_port()
@@ -78,11 +79,11 @@ def launch(tmp_path, params, world_size=2, stop_at=None, die_at=None, ranks=None
     return results
 
 
-def single(params, batch_size, data=None, **extra):
+def single(params, batch_size, data=None, group=None, **extra):
     features, expression = data if data is not None else pairs()
     losses = []
     est = ContrastiveTrainer(**dict(params, batch_size=batch_size, **extra), callback=lambda s: losses.append(s.loss))
-    est.fit(features, expression)
+    est.fit(features, expression, group=group)
     return est, np.array(losses)
 
 
@@ -155,15 +156,21 @@ def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path, loss):
     params = dict(PARAMS, loss=loss, batch_size=8)
     if loss == "bleep":
         params.update(lr=1e-3)
-    runs = launch(tmp_path, params)
+    # 16 of the 80 pairs held out: validation loss after each epoch, in global batches of 16
+    features, expression = pairs(n=80)
+    group = np.repeat([0, 1], [64, 16]).astype(np.int32)
+    params.update(validation_groups=[1], restore_best=False)
+    runs = launch(tmp_path, params, data=(features, expression), group=group)
     for code, stderr, _ in runs:
         assert code == 0, stderr[-3000:]
-    est, losses = single(params, batch_size=16)
+    est, losses = single(params, batch_size=16, data=(features, expression), group=group)
+    assert len(est.result_.validation_loss) == 2
     for code, _, run in runs:
         assert int(run["world_size"]) == 2
         assert int(run["steps"]) == len(losses) == 2 * (64 // 16)
+        np.testing.assert_allclose(run["validation_loss"], est.result_.validation_loss, rtol=1e-5)
         np.testing.assert_allclose(run["losses"], losses, rtol=1e-5, atol=1e-6)
-        assert_same_model(run, est)
+        assert_same_model(run, est, data=(features, expression))
     assert float(runs[0][2]["gather_seconds"]) > 0 and float(runs[0][2]["reduce_seconds"]) > 0
 
 
