@@ -3,6 +3,7 @@
 #include "contrastive/data_parallel.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "spatialembed/contrastive/loss.hpp"
 
@@ -11,8 +12,17 @@ namespace spatialembed::detail {
 DataParallel::DataParallel(const ContrastiveOptions& options, bool device_is_cuda) : options_(options) {
   if (!resolve_distributed(options.distributed).active) return;
   group_ = DistributedGroup::join(options.distributed, device_is_cuda);
+
   gather0_ = group_->gather_seconds();
   reduce0_ = group_->reduce_seconds();
+}
+
+int DataParallel::num_threads(int num_threads) const {
+  // 0 means all cores to one process; under a launcher that sets OMP_NUM_THREADS (torchrun:
+  // 1 per process) every process taking all cores would oversubscribe them.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (group_ && num_threads == 0 && omp && std::atoi(omp) > 0) return std::atoi(omp);
+  return num_threads;
 }
 
 std::vector<std::int64_t> DataParallel::shard(const std::vector<std::int64_t>& order) const {

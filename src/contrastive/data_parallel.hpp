@@ -25,6 +25,9 @@ class DataParallel {
   /// Rank 0 (or a single process): writes checkpoints and logs.
   bool main() const { return rank() == 0; }
 
+  /// The LibTorch threads of this process for options.num_threads: 0 (all cores) becomes
+  /// $OMP_NUM_THREADS when distributed and it is set.
+  int num_threads(int num_threads) const;
   /// This rank's pairs of the epoch's permutation (all of them for one process).
   std::vector<std::int64_t> shard(const std::vector<std::int64_t>& order) const;
   /// Makes every rank's `tensors` (parameters, buffers) rank 0's.

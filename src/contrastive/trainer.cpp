@@ -156,7 +156,7 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
                      "ContrastiveOptions.batch_size {} is larger than the {} training pairs{}", o.batch_size,
                      dp.shard(train).size(), dp.active() ? fmt::format(" of each of the {} ranks", dp.world_size()) : "");
 
-  detail::TorchThreads threads(o.num_threads);
+  detail::TorchThreads threads(dp.num_threads(o.num_threads));
   // A backbone that trains, deterministically: convolutions without oneDNN (whose weight
   // gradients are summed in thread-count-dependent blocks).
   struct MkldnnGuard {
