@@ -117,6 +117,8 @@ void bind_contrastive(py::module_& m) {
       .def_readwrite("checkpoint_every", &ContrastiveOptions::checkpoint_every, "also every this many steps")
       .def_readwrite("resume", &ContrastiveOptions::resume, "checkpoint to resume from")
       .def_readwrite("log_csv", &ContrastiveOptions::log_csv, "per-step CSV log; \"\" = none")
+      .def_readwrite("distributed", &ContrastiveOptions::distributed,
+                     "data parallelism (DistributedOptions; torchrun's environment by default)")
       .def("validate", &ContrastiveOptions::validate);
 
   py::class_<ContrastiveStep>(m, "ContrastiveStep", "What the trainer reports after each step")
@@ -143,7 +145,11 @@ void bind_contrastive(py::module_& m) {
       .def_readonly("train_seconds", &ContrastiveFitResult::train_seconds)
       .def_readonly("samples_per_second", &ContrastiveFitResult::samples_per_second)
       .def_readonly("epoch_loss", &ContrastiveFitResult::epoch_loss)
-      .def_readonly("validation_loss", &ContrastiveFitResult::validation_loss);
+      .def_readonly("validation_loss", &ContrastiveFitResult::validation_loss)
+      .def_readonly("world_size", &ContrastiveFitResult::world_size)
+      .def_readonly("rank", &ContrastiveFitResult::rank)
+      .def_readonly("gather_seconds", &ContrastiveFitResult::gather_seconds)
+      .def_readonly("reduce_seconds", &ContrastiveFitResult::reduce_seconds);
 
   py::class_<ContrastiveModel>(m, "ContrastiveModel", "A trained contrastive image-gene model")
       .def_static(

@@ -8,6 +8,7 @@
 namespace spatialembed::bindings {
 void bind_nn(py::module_& m);
 void bind_contrastive(py::module_& m);
+void bind_distributed(py::module_& m);
 }  // namespace spatialembed::bindings
 
 PYBIND11_MODULE(_nn, m) {
@@ -15,5 +16,6 @@ PYBIND11_MODULE(_nn, m) {
   m.doc() = "spatialembed's LibTorch layer; use spatialembed.Embedder and spatialembed.contrastive.";
   sb::register_errors(m);
   sb::bind_nn(m);
+  sb::bind_distributed(m);
   sb::bind_contrastive(m);
 }

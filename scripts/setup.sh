@@ -21,7 +21,7 @@ APT_PACKAGES=(
   python3-jinja2 python3-plotly  # the HTML report: its template; its interactive 3-D embedding (plotly.js inline)
   chromium  # headless rendering of the HTML report (tests/python/test_report.py)
   umap-learn
-  libtorch-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet
+  libtorch-dev libgloo-dev python3-torch nlohmann-json3-dev libhdf5-dev python3-h5py libjpeg-dev darknet
   python3-nbclient python3-nbformat python3-ipykernel
   python3-pandas python3-anndata  # spatial sections: spot tables, AnnData
   libtiff-dev libopenslide-dev python3-tifffile  # spatial/image: TIFF, whole-slide images; tifffile writes test TIFFs

@@ -30,6 +30,23 @@ for _name in ("mlp_hidden", "betas", "validation_groups"):
     _D[_name] = tuple(_D[_name])
 
 
+def _distributed_options(value):
+    """A DistributedOptions from None (the environment), a dict of its fields or itself."""
+    if isinstance(value, _nn().DistributedOptions):
+        return value
+    options = _nn().DistributedOptions()
+    if value is None:
+        return options
+    if not isinstance(value, dict):
+        raise ValueError(f"distributed must be None, a dict of DistributedOptions fields or a DistributedOptions, "
+                         f"got {value!r}")
+    for name, field in value.items():
+        if not hasattr(options, name) or name.startswith("_") or name == "validate":
+            raise ValueError(f"distributed: unknown DistributedOptions field {name!r}")
+        setattr(options, name, field)
+    return options
+
+
 class ContrastiveTrainer(BaseEstimator):
     """Train an image encoder and a gene encoder into one embedding space with a contrastive
     loss, then embed tiles / expression and predict expression from tiles by retrieval.
@@ -50,6 +67,13 @@ class ContrastiveTrainer(BaseEstimator):
         Called with each ``ContrastiveStep`` (step, epoch, loss, logit_scale, lr,
         samples_per_second, validation_loss); returning False stops training (KeyboardInterrupt,
         after writing ``checkpoint``).
+    distributed : dict, DistributedOptions or None, default=None
+        Data-parallel training (docs/distributed.md): ``DistributedOptions`` fields by name
+        (``world_size``, ``rank``, ``master_addr``, ``master_port``, ``backend``,
+        ``interface``, ``timeout``, ``bucket_mb``, ``drop_last``, ``enabled``). None: read
+        torchrun's environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), so
+        ``torchrun --nproc_per_node 2 script.py`` needs no change to the script;
+        ``batch_size`` is then per process.
 
     Attributes
     ----------
@@ -78,7 +102,7 @@ class ContrastiveTrainer(BaseEstimator):
                  patience=_D["patience"], restore_best=_D["restore_best"], checkpoint=_D["checkpoint"],
                  checkpoint_every=_D["checkpoint_every"], resume=_D["resume"], log_csv=_D["log_csv"],
                  device=_D["device"], deterministic=_D["deterministic"], random_state=0, n_jobs=None,
-                 verbose=False, callback=None):
+                 verbose=False, callback=None, distributed=None):
         for name, value in locals().items():
             if name != "self":
                 setattr(self, name, value)
@@ -94,6 +118,7 @@ class ContrastiveTrainer(BaseEstimator):
             raise ValueError(f"random_state must be an integer seed, got {self.random_state!r}")
         options.seed = int(self.random_state) % 2**64
         options.num_threads = num_threads(self.n_jobs)
+        options.distributed = _distributed_options(self.distributed)
         options.validate()
         return options
 

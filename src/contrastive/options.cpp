@@ -120,6 +120,7 @@ void ContrastiveOptions::validate() const {
                      "{}.device must be \"cpu\", \"cuda\" or \"cuda:N\", got \"{}\"", S, device);
   SPATIALEMBED_CHECK(checkpoint_every == 0 || !checkpoint.empty(), InvalidArgument,
                      "{}.checkpoint_every = {} needs a checkpoint file", S, checkpoint_every);
+  distributed.validate();
 }
 
 }  // namespace spatialembed

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "contrastive/data_parallel.hpp"
 #include "contrastive/network.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/contrastive/loss.hpp"
@@ -149,11 +150,13 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   SPATIALEMBED_CHECK(!train.empty(), InvalidArgument,
                      "ContrastiveOptions.validation_groups [{}] holds every pair: nothing is left to train on",
                      fmt::join(o.validation_groups, ", "));
-  SPATIALEMBED_CHECK(o.batch_size <= train.size(), InvalidArgument,
-                     "ContrastiveOptions.batch_size {} is larger than the {} training pairs", o.batch_size,
-                     train.size());
+  // Several processes (torchrun): batch_size pairs per rank, the loss over the global batch.
+  detail::DataParallel dp(o, o.device != "cpu");
+  SPATIALEMBED_CHECK(o.batch_size <= dp.shard(train).size(), InvalidArgument,
+                     "ContrastiveOptions.batch_size {} is larger than the {} training pairs{}", o.batch_size,
+                     dp.shard(train).size(), dp.active() ? fmt::format(" of each of the {} ranks", dp.world_size()) : "");
 
-  detail::TorchThreads threads(o.num_threads);
+  detail::TorchThreads threads(dp.num_threads(o.num_threads));
   // A backbone that trains, deterministically: convolutions without oneDNN (whose weight
   // gradients are summed in thread-count-dependent blocks).
   struct MkldnnGuard {
@@ -179,7 +182,10 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
     result.features_cached = true;
   } else if (o.cache_features && o.train_backbone == TrainBackbone::none && !augmenting) {
     const auto t0 = Clock::now();
-    features = m.features_of(data.tiles, data.n, data.height, data.width);
+    const std::size_t tile_bytes = data.height * data.width * 3;
+    features = dp.sharded_features(data.n, [&](std::size_t begin, std::size_t count) {
+      return m.features_of(data.tiles + begin * tile_bytes, count, data.height, data.width);
+    });
     result.feature_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     result.features_cached = true;
   }
@@ -201,18 +207,24 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   auto batch_loss = [&](const torch::Tensor& image_features, const std::vector<std::int64_t>& idx, Rng* rng) {
     auto img = m.image_head->forward(image_features, rng);
     auto gene = m.gene_head->forward(expression.index_select(0, torch::tensor(idx, torch::kInt64)).to(m.device), rng);
-    return o.loss == ContrastiveLoss::clip ? clip_loss(img, gene, m.logit_scale) : bleep_loss(img, gene, o.temperature);
+    return dp.loss(img, gene, m.logit_scale);
   };
   auto validation_loss = [&]() {
     torch::NoGradGuard no_grad;
     m.set_training(false);
     double sum = 0;
     std::size_t count = 0;
-    for (std::size_t begin = 0; begin < validation.size(); begin += o.batch_size) {
-      const std::size_t end = std::min(validation.size(), begin + o.batch_size);
+    // Every rank evaluates every validation pair, in batches of the global batch size.
+    const std::size_t validation_batch = o.batch_size * static_cast<std::size_t>(dp.world_size());
+    for (std::size_t begin = 0; begin < validation.size(); begin += validation_batch) {
+      const std::size_t end = std::min(validation.size(), begin + validation_batch);
       std::vector<std::int64_t> idx(validation.begin() + static_cast<std::ptrdiff_t>(begin),
                                     validation.begin() + static_cast<std::ptrdiff_t>(end));
-      sum += batch_loss(image_input(idx, 0, false), idx, nullptr).item<double>() * static_cast<double>(idx.size());
+      auto img = m.image_head->forward(image_input(idx, 0, false), nullptr);
+      auto gene = m.gene_head->forward(expression.index_select(0, torch::tensor(idx, torch::kInt64)).to(m.device), nullptr);
+      const auto loss = o.loss == ContrastiveLoss::clip ? clip_loss(img, gene, m.logit_scale)
+                                                        : bleep_loss(img, gene, o.temperature);
+      sum += loss.item<double>() * static_cast<double>(idx.size());
       count += idx.size();
     }
     return sum / static_cast<double>(count);
@@ -234,7 +246,7 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   groups.emplace_back(no_decay, group_options(0.0));
   torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(o.lr));
 
-  const std::size_t steps_per_epoch = train.size() / o.batch_size;
+  const std::size_t steps_per_epoch = dp.shard(train).size() / o.batch_size;
   const std::size_t total_steps = steps_per_epoch * o.epochs;
   std::uint64_t data_hash = fnv1a(data.expression, data.n * data.n_genes * sizeof(float));
   data_hash = fnv1a(data.group.data(), data.group.size() * sizeof(std::int32_t), data_hash);
@@ -243,6 +255,7 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   training["validation_pairs"] = validation.size();
   training["batch_size"] = o.batch_size;
   training["seed"] = o.seed;
+  if (dp.active()) training["world_size"] = dp.world_size();
   training["data_hash"] = data_hash;
 
   RunState run;
@@ -261,6 +274,10 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
     SPATIALEMBED_CHECK(archive.try_read("training", value) && value.isString(), FormatError,
                        "{} is a model file, not a training checkpoint (no training state)", o.resume);
     const json saved = json::parse(value.toStringRef());
+    const int saved_world = saved.value("world_size", 1);
+    SPATIALEMBED_CHECK(saved_world == dp.world_size(), FormatError,
+                       "{} was written by a run of {} processes, this run has {} (resume with as many)", o.resume,
+                       saved_world, dp.world_size());
     for (const char* key : {"train_pairs", "validation_pairs", "batch_size", "seed", "data_hash"})
       SPATIALEMBED_CHECK(saved.at(key) == training.at(key), FormatError,
                          "{} was written for another training run: its {} is {}, this run's {} (same data, "
@@ -286,8 +303,15 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
     }
   }
 
+  // Every rank starts from rank 0's parameters and buffers (as DistributedDataParallel does).
+  if (dp.active()) {
+    std::vector<torch::Tensor> state;
+    for (auto& item : m.saved_state()) state.push_back(item.second);
+    dp.broadcast(state);
+  }
+
   auto write_checkpoint = [&]() {
-    if (o.checkpoint.empty()) return;
+    if (o.checkpoint.empty() || !dp.main()) return;  // rank 0 writes, every rank reads
     torch::serialize::OutputArchive archive;
     m.write(archive);
     json saved = training;
@@ -322,7 +346,7 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   };
 
   std::ofstream csv;
-  if (!o.log_csv.empty()) {
+  if (!o.log_csv.empty() && dp.main()) {
     std::error_code ec;
     const bool append = !o.resume.empty() && fs::exists(o.log_csv, ec);
     csv.open(o.log_csv, append ? std::ios::app : std::ios::trunc);
@@ -338,15 +362,18 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
     std::vector<std::int64_t> order = train;
     Rng shuffle_rng(o.seed, kShuffleStream + epoch);
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle_rng.below(i)]);
+    order = dp.shard(order);  // this rank's pairs (DistributedSampler's rule)
     for (std::size_t b = run.step - epoch * steps_per_epoch; b < steps_per_epoch; ++b) {
       const auto t0 = Clock::now();
       std::vector<std::int64_t> idx(order.begin() + static_cast<std::ptrdiff_t>(b * o.batch_size),
                                     order.begin() + static_cast<std::ptrdiff_t>((b + 1) * o.batch_size));
       m.set_training(true);
-      Rng dropout_rng(o.seed, kDropoutStream + run.step);
+      Rng dropout_rng(o.seed, kDropoutStream + run.step * static_cast<std::uint64_t>(dp.world_size()) +
+                                  static_cast<std::uint64_t>(dp.rank()));
       auto loss = batch_loss(image_input(idx, epoch, true), idx, &dropout_rng);
       optimizer.zero_grad();
       loss.backward();
+      dp.average_gradients(all_params);
       if (o.grad_clip > 0) detail::clip_gradients(all_params, o.grad_clip);
       const double lr = lr_at(o, run.step, total_steps);
       for (auto& group : optimizer.param_groups())
@@ -362,7 +389,7 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
       info.step = run.step;
       info.total_steps = total_steps;
       info.epoch = epoch;
-      info.loss = loss.item<double>();
+      info.loss = dp.mean(loss.item<double>());  // the global batch's loss
       info.logit_scale = o.loss == ContrastiveLoss::clip ? m.logit_scale.item<double>() : 0.0;
       info.lr = lr;
       run.epoch_loss_sum += info.loss;
@@ -384,7 +411,8 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
         }
       }
       info.samples_per_second =
-          static_cast<double>(o.batch_size) / std::max(1e-9, std::chrono::duration<double>(Clock::now() - t0).count());
+          static_cast<double>(o.batch_size * static_cast<std::size_t>(dp.world_size())) /
+          std::max(1e-9, std::chrono::duration<double>(Clock::now() - t0).count());
       if (csv.is_open()) {
         csv << info.step << ',' << info.epoch << ',' << info.loss << ',' << info.logit_scale << ',' << info.lr << ','
             << info.samples_per_second << ',';
@@ -392,7 +420,7 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
         csv << '\n';
         if (epoch_end) csv.flush();
       }
-      const bool go_on = !o.callback || o.callback(info);
+      const bool go_on = dp.all(!o.callback || o.callback(info));  // one rank stopping stops all
       if (epoch_end || !go_on || (o.checkpoint_every > 0 && run.step % o.checkpoint_every == 0)) write_checkpoint();
       if (!go_on) {
         if (csv.is_open()) csv.flush();
@@ -404,7 +432,13 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   }
   result.train_seconds = std::chrono::duration<double>(Clock::now() - train_start).count();
   result.samples_per_second =
-      steps_here ? static_cast<double>(steps_here * o.batch_size) / std::max(1e-9, result.train_seconds) : 0.0;
+      steps_here ? static_cast<double>(steps_here * o.batch_size * static_cast<std::size_t>(dp.world_size())) /
+                       std::max(1e-9, result.train_seconds)
+                 : 0.0;
+  result.world_size = static_cast<std::size_t>(dp.world_size());
+  result.rank = static_cast<std::size_t>(dp.rank());
+  result.gather_seconds = dp.gather_seconds();
+  result.reduce_seconds = dp.reduce_seconds();
 
   if (o.restore_best && !best_state.empty()) {
     torch::NoGradGuard no_grad;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "spatialembed/contrastive/distributed.hpp"
 #include "spatialembed/contrastive/loss.hpp"
 #include "spatialembed/nn/input_transform.hpp"
 
@@ -132,6 +133,11 @@ struct ContrastiveOptions {
   std::string resume;                ///< checkpoint to continue from (bit-identical to an uninterrupted run); "" = start fresh
   std::string log_csv;               ///< per-step CSV (step, epoch, loss, logit_scale, lr, samples_per_second, validation_loss); "" = none
   ContrastiveCallback callback;      ///< after every step; false stops
+
+  // ---- data parallelism (distributed.hpp, docs/distributed.md)
+  /// Several processes (torchrun's environment, read by default): batch_size pairs per
+  /// process, the loss over the global batch of batch_size × world_size.
+  DistributedOptions distributed;
 
   /// Throws InvalidArgument naming the field, its value and the allowed range.
   void validate() const;

@@ -55,6 +55,11 @@ struct ContrastiveFitResult {
   double samples_per_second = 0;         ///< training pairs per second over this call's steps
   std::vector<double> epoch_loss;        ///< mean training loss per epoch (all epochs, also before a resume)
   std::vector<double> validation_loss;   ///< validation loss per epoch (empty without validation)
+  // Data parallelism (distributed.hpp); samples_per_second counts the pairs of every rank.
+  std::size_t world_size = 1;            ///< processes that trained together
+  std::size_t rank = 0;                  ///< this process's rank
+  double gather_seconds = 0;             ///< wall time in all-gathers (embeddings, features), this rank
+  double reduce_seconds = 0;             ///< wall time in all-reduces (gradients, loss), this rank
 };
 
 class ContrastiveTrainer {
