@@ -12,6 +12,7 @@ void bind_manifold(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
 void bind_pipeline(py::module_& m);
+void bind_embedder_options(py::module_& m);
 void bind_simulate(py::module_& m);
 void bind_spatial(py::module_& m);
 void bind_output_staging(py::module_& m);
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_metrics(m);
   sb::bind_msi(m);
   sb::bind_pipeline(m);
+  sb::bind_embedder_options(m);
   sb::bind_simulate(m);
   sb::bind_spatial(m);
   sb::bind_spatial_expression(m);

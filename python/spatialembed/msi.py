@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from ._options import fields, fill
 from ._validation import num_threads, tolerance as parse_tolerance
 
 __all__ = ["ImzMLReader", "ImzMLWriter", "IonImageStack", "pick_peaks", "isotope_pairs"]
@@ -51,8 +52,9 @@ class ImzMLReader:
     """
 
     def __init__(self, path, ibd_path=None, *, check_uuid=True, verify_checksum=False):
-        self._reader = _core.ImzMLReader(str(path), "" if ibd_path is None else str(ibd_path),
-                                         bool(check_uuid), bool(verify_checksum))
+        options = fill(_core.ImzMLOptions(), dict(ibd_path="" if ibd_path is None else str(ibd_path),
+                                                  check_uuid=check_uuid, verify_checksum=verify_checksum))
+        self._reader = _core.ImzMLReader(str(path), options)
 
     def __enter__(self):
         return self
@@ -185,6 +187,19 @@ class ImzMLWriter:
     uuid = property(lambda self: self._writer.uuid)
 
 
+def preprocess_options(n_jobs=None, **preprocess):
+    """C++ ``PreprocessOptions`` filled by name from any of its fields (``tic_normalize``,
+    ``hotspot_quantile``, ``median_filter``, ``scale``, …); the others keep their C++ defaults.
+    Bad values raise ValueError naming the field (C++ ``validate()``), unknown names TypeError."""
+    options = _core.PreprocessOptions()
+    unknown = sorted(set(preprocess) - set(fields(options)) - {"num_threads"})
+    if unknown:
+        raise TypeError(f"unknown preprocessing option(s) {unknown}; the options are {fields(options)}")
+    fill(options, dict(preprocess, num_threads=num_threads(n_jobs)))
+    options.validate()
+    return options
+
+
 def png_stack_options(max_image_pixels=None):
     """The C++ ``PngStackOptions``, its defaults kept where None; C++ validates."""
     options = _core.PngStackOptions()
@@ -300,12 +315,13 @@ class IonImageStack:
         """The ion images as a (n_images, n_measured) float32 matrix (one row per image)."""
         return np.ascontiguousarray(self.images[:, self.mask])
 
-    def preprocess(self, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, scale=True, n_jobs=None):
-        """A preprocessed copy: TIC normalisation of pixels (optional), hotspot clipping at
-        the quantile over measured pixels, median filter (odd window side, 0 = off), min-max
-        scaling of each image to [0, 1]. Unmeasured pixels stay 0."""
-        images = _core.preprocess(self.images, self.mask, bool(tic_normalize), float(hotspot_quantile),
-                                  int(median_filter), bool(scale), num_threads(n_jobs))
+    def preprocess(self, *, n_jobs=None, **preprocess):
+        """A preprocessed copy: TIC normalisation of pixels (``tic_normalize``, default False),
+        hotspot clipping at the quantile over measured pixels (``hotspot_quantile``, 0.99),
+        median filter (``median_filter``: odd window side, 0 = off), min-max scaling of each
+        image to [0, 1] (``scale``, True). Unmeasured pixels stay 0. Takes any field of the C++
+        ``PreprocessOptions`` by name (see :func:`preprocess_options`, docs/msi.md)."""
+        images = _core.preprocess(self.images, self.mask, preprocess_options(n_jobs, **preprocess))
         out = IonImageStack(images, self.mask.copy(), self.mz.copy(), pixel_size=self.pixel_size, origin=self.origin)
         return out
 
@@ -361,6 +377,7 @@ def isotope_pairs(mz, *, tol_ppm=None, tol_da=None, max_charge=1, spacing=1.0033
     molecule should share a cluster.
     """
     tolerance, unit = parse_tolerance(tol_ppm, tol_da)
-    light, heavy, charge, _ = _core.isotope_pairs(np.ascontiguousarray(mz, np.float64), float(tolerance), unit,
-                                                  int(max_charge), float(spacing))
+    options = fill(_core.IsotopePairOptions(), dict(tolerance=tolerance, unit=unit, max_charge=max_charge,
+                                                    spacing=spacing))
+    light, heavy, charge, _ = _core.isotope_pairs(np.ascontiguousarray(mz, np.float64), options)
     return np.stack([light, heavy], axis=1), charge
