@@ -395,7 +395,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
             for name in ("eps", "min_samples", "dbscan_algorithm"):
                 params.pop(name, None)
             tree = raw.condensed_tree
-            condensed = np.empty(len(tree["parent"]), dtype=[("parent", np.int64), ("child", np.int64),
+            condensed = np.empty(len(tree), dtype=[("parent", np.int64), ("child", np.int64),
                                                             ("lambda_val", np.float64), ("child_size", np.int64)])
             for name in condensed.dtype.names:
                 condensed[name] = getattr(tree, name)
