@@ -46,10 +46,9 @@ VectorView<const double> optional_vector(const std::optional<CArray<double>>& va
 /// throws ValueError for inconsistent shapes.
 IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz);
 
-/// Options of `extract_ion_images` from their Python spelling; warnings are collected into
-/// `warnings` (handed to Python as UserWarnings), Ctrl-C cancels.
-IonImageOptions ion_image_options(double tolerance, const std::string& unit, const std::string& aggregate,
-                                  const std::string& normalization, int num_threads, std::vector<std::string>& warnings);
+/// `options` (the bound IonImageOptions) with warnings collected into `warnings` (handed to
+/// Python as UserWarnings) and Ctrl-C cancelling.
+IonImageOptions ion_image_options(IonImageOptions options, std::vector<std::string>& warnings);
 
 /// Progress to an optional Python callable `callback(done, total)`: the call stops (Cancelled)
 /// when it returns False or on Ctrl-C; None only checks for Ctrl-C. For calls made with the GIL

@@ -218,13 +218,11 @@ void bind_prepared(py::module_& m) {
           py::arg("folder"), py::arg("preprocess"), py::arg("progress") = py::none(), py::arg("png") = PngStackOptions{})
       .def_static(
           "from_imzml",
-          [](const ImzMLReader& reader, const CArray<double>& mz, double tolerance, const std::string& unit,
-             const std::string& aggregate, const std::string& normalization, const PreprocessOptions& preprocess,
-             const py::object& progress) {
+          [](const ImzMLReader& reader, const CArray<double>& mz, const IonImageOptions& ion_images,
+             const PreprocessOptions& preprocess, const py::object& progress) {
             const auto o = preprocess_only(preprocess, progress);
             std::vector<std::string> warnings;
-            const IonImageOptions cut =
-                ion_image_options(tolerance, unit, aggregate, normalization, preprocess.num_threads, warnings);
+            const IonImageOptions cut = ion_image_options(ion_images, warnings);
             SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
             IonImageStack stack;
             {
@@ -233,8 +231,7 @@ void bind_prepared(py::module_& m) {
             }
             return py::make_tuple(prepared(o, std::move(stack)), warnings);  // moved, never copied
           },
-          py::arg("reader"), py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("aggregate"),
-          py::arg("normalization"), py::arg("preprocess"), py::arg("progress") = py::none())
+          py::arg("reader"), py::arg("mz"), py::arg("ion_images"), py::arg("preprocess"), py::arg("progress") = py::none())
       .def_static(
           "from_arrays",
           [](const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz, double pixel_size_x,

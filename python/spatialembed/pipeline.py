@@ -9,15 +9,16 @@ from sklearn.base import BaseEstimator, ClusterMixin, clone
 from . import _core
 from ._options import fields, fill, struct_params, struct_values, to_dict
 from ._result import IonImageClusteringResult
-from ._validation import num_threads, tolerance as parse_tolerance
+from ._validation import num_threads
 from .cluster import HDBSCAN
 from .manifold import UMAP, umap_params
-from .msi import IonImageStack, png_stack_options, preprocess_options
+from .msi import IonImageStack, ion_image_options, png_stack_options, preprocess_options
 
 __all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"]
 
 _DEFAULTS = _core.IonImageClusteringOptions()  # the C++ defaults, read once
 _PREPROCESS_DEFAULTS = _core.PreprocessOptions()
+_ION_IMAGES = _core.IonImageOptions()
 
 
 def default_umap():
@@ -99,7 +100,8 @@ class PreparedIonImages:
                                                         png_stack_options(max_image_pixels)))
 
     @classmethod
-    def from_imzml(cls, reader, mz, *, tol_ppm=None, tol_da=None, aggregate="sum", normalization="none",
+    def from_imzml(cls, reader, mz, *, tol_ppm=None, tol_da=None, aggregate=_ION_IMAGES.aggregate,
+                   normalization=_ION_IMAGES.normalization,
                    n_jobs=None, progress=None, **preprocess):
         """Cut the ion images of ``mz`` from an imzML dataset (as :meth:`IonImageStack.from_imzml`)
         and prepare them, in C++ and without a second copy: peak memory ≈ the stack plus one
@@ -107,11 +109,10 @@ class PreparedIonImages:
         the data gives an empty image and a ``UserWarning``."""
         from .msi import ImzMLReader
         options = preprocess_options(n_jobs, **preprocess)
-        tolerance, unit = parse_tolerance(tol_ppm, tol_da)
+        cut = ion_image_options(tol_ppm, tol_da, aggregate, normalization, n_jobs)
         reader = reader if isinstance(reader, ImzMLReader) else ImzMLReader(reader)
         mz = np.ascontiguousarray(np.atleast_1d(np.asarray(mz, dtype=np.float64)))
-        core, messages = _core.PreparedIonImages.from_imzml(
-            reader._r, mz, float(tolerance), unit, str(aggregate), str(normalization), options, progress)
+        core, messages = _core.PreparedIonImages.from_imzml(reader._r, mz, cut, options, progress)
         for message in messages:
             warnings.warn(message, UserWarning, stacklevel=2)
         return cls(core)
