@@ -15,8 +15,7 @@ from spatialembed._options import fields
 # Python sentinel, as {parameter: (struct path, the Python value that means the C++ default)};
 # every other parameter that names a field must equal the field's default; `skip` are
 # parameters with no C++ field (sub-estimators, threads, seeds, verbosity, data).
-PREPROCESS = {name: (f"preprocess.{name}", None) for name in ("tic_normalize", "hotspot_quantile", "median_filter",
-                                                                "scale")}
+PREPROCESS = {name: (f"preprocess.{name}", None) for name in fields(_core.PreprocessOptions) if name != "num_threads"}
 CASES = {
     "UMAP": (se.UMAP, _core.UmapOptions, {"n_epochs": ("n_epochs", 0), "a": ("a", math.nan), "b": ("b", math.nan)},
              {"precomputed_knn", "random_state", "n_jobs", "verbose"}),
