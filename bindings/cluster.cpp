@@ -8,18 +8,6 @@ namespace spatialembed::bindings {
 
 namespace {
 
-DbscanOptions dbscan_options(double eps, std::int64_t min_samples, const std::string& metric,
-                             const std::string& algorithm, int num_threads) {
-  DbscanOptions options;
-  options.eps = eps;
-  options.min_samples = min_samples;
-  options.metric = parse_metric(metric);
-  options.algorithm = parse_dbscan_algorithm(algorithm);
-  options.num_threads = num_threads;
-  options.progress = interrupt_check();
-  return options;
-}
-
 // Fits with the GIL released; returns (labels int32, core mask bool, n_clusters, algorithm).
 template <class Input>
 py::tuple fit_without_gil(const DBSCAN& dbscan, const Input& input, VectorView<const double> weights) {
@@ -41,8 +29,8 @@ py::array_t<T> view(const std::vector<T>& values, const py::object& owner) {
 
 void bind_hdbscan(py::module_& m) {
   using O = HdbscanOptions;
-  py::class_<O>(m, "HdbscanOptions", "HDBSCAN options (see spatialembed.HDBSCAN and cluster/hdbscan.hpp)")
-      .def(py::init<>())
+  py::class_<O> options(m, "HdbscanOptions", "HDBSCAN options (see spatialembed.HDBSCAN and cluster/hdbscan.hpp)");
+  options.def(py::init<>())
       .def_readwrite("min_cluster_size", &O::min_cluster_size,
                      "Smallest number of points that counts as a cluster; >= 2. Default 5.")
       .def_readwrite("min_samples", &O::min_samples,
@@ -51,20 +39,17 @@ void bind_hdbscan(py::module_& m) {
                      "Distance below which clusters are not split; 0 = off; >= 0.")
       .def_readwrite("max_cluster_size", &O::max_cluster_size,
                      "eom only: clusters larger than this are never selected; 0 = no limit.")
-      .def_property("metric", [](const O& o) { return std::string(to_string(o.metric)); },
-                    [](O& o, const std::string& v) { o.metric = parse_metric(v); },
-                    "'euclidean', 'cosine', 'correlation' or 'manhattan'.")
-      .def_readwrite("alpha", &O::alpha, "Distance scaling: mutual reachability = max(core_a, core_b, d / alpha); > 0.")
-      .def_property("cluster_selection_method",
-                    [](const O& o) { return std::string(to_string(o.cluster_selection_method)); },
-                    [](O& o, const std::string& v) { o.cluster_selection_method = parse_cluster_selection_method(v); },
-                    "'eom' (excess of mass) or 'leaf'.")
-      .def_readwrite("allow_single_cluster", &O::allow_single_cluster,
-                     "Let the root (all points) be selected as the one cluster.")
-      .def_property("algorithm", [](const O& o) { return std::string(to_string(o.algorithm)); },
-                    [](O& o, const std::string& v) { o.algorithm = parse_hdbscan_algorithm(v); },
-                    "Spanning-tree algorithm: 'auto', 'brute' or 'kdtree'; results do not depend on it.")
-      .def_readwrite("num_threads", &O::num_threads, "Worker threads; 0 = all cores.")
+      ;
+  def_enum(options, "metric", &O::metric, &parse_metric, "'euclidean', 'cosine', 'correlation' or 'manhattan'.");
+  options.def_readwrite("alpha", &O::alpha,
+                        "Distance scaling: mutual reachability = max(core_a, core_b, d / alpha); > 0.");
+  def_enum(options, "cluster_selection_method", &O::cluster_selection_method, &parse_cluster_selection_method,
+           "'eom' (excess of mass) or 'leaf'.");
+  options.def_readwrite("allow_single_cluster", &O::allow_single_cluster,
+                        "Let the root (all points) be selected as the one cluster.");
+  def_enum(options, "algorithm", &O::algorithm, &parse_hdbscan_algorithm,
+           "Spanning-tree algorithm: 'auto', 'brute' or 'kdtree'; results do not depend on it.");
+  options.def_readwrite("num_threads", &O::num_threads, "Worker threads; 0 = all cores.")
       .def("validate", &O::validate, "Raises ValueError naming the field, its value and the allowed range.");
 
   py::class_<CondensedTree>(m, "CondensedTree", "The condensed cluster tree (see cluster/hdbscan.hpp)")
@@ -127,33 +112,48 @@ void bind_hdbscan(py::module_& m) {
       "HDBSCAN of the rows of X (float32, n x d). Returns an HdbscanResult.");
 }
 
-}  // namespace
+void bind_dbscan(py::module_& m) {
+  using O = DbscanOptions;
+  py::class_<O> options(m, "DbscanOptions", "DBSCAN options (see spatialembed.DBSCAN and cluster/dbscan.hpp)");
+  options.def(py::init<>())
+      .def_readwrite("eps", &O::eps, "Neighbourhood radius in metric units; inclusive (d <= eps); > 0. Default 0.5.")
+      .def_readwrite("min_samples", &O::min_samples,
+                     "Neighbours (or their total weight) for a core point, itself counted; >= 1. Default 5.");
+  def_enum(options, "metric", &O::metric, &parse_metric,
+           "'euclidean' (default), 'cosine' or 'correlation' (ignored for a precomputed graph).");
+  def_enum(options, "algorithm", &O::algorithm, &parse_dbscan_algorithm,
+           "Neighbour search: 'auto' (default), 'grid', 'kdtree' or 'brute'; results do not depend on it.");
+  options.def_readwrite("num_threads", &O::num_threads, "Worker threads; 0 = all cores; >= 0.")
+      .def("validate", &O::validate, "Raises ValueError naming the field, its value and the allowed range.");
 
-void bind_cluster(py::module_& m) {
-  bind_hdbscan(m);
   m.def(
       "dbscan",
-      [](const CArray<float>& X, double eps, std::int64_t min_samples, const std::string& metric,
-         const std::string& algorithm, int num_threads, const std::optional<CArray<double>>& sample_weight) {
-        const DBSCAN dbscan(dbscan_options(eps, min_samples, metric, algorithm, num_threads));
+      [](const CArray<float>& X, DbscanOptions options, const std::optional<CArray<double>>& sample_weight) {
+        options.progress = interrupt_check();
+        const DBSCAN dbscan(std::move(options));
         return fit_without_gil(dbscan, matrix_view(X, "X"), optional_vector(sample_weight, "sample_weight"));
       },
-      py::arg("X"), py::arg("eps"), py::arg("min_samples"), py::arg("metric"), py::arg("algorithm"),
-      py::arg("num_threads"), py::arg("sample_weight") = py::none(),
+      py::arg("X"), py::arg("options"), py::arg("sample_weight") = py::none(),
       "DBSCAN on the rows of X (float32, n x d). Returns (labels int32, core mask bool, n_clusters, algorithm).");
 
   m.def(
       "dbscan_graph",
       [](const CArray<std::int64_t>& indptr, const CArray<std::int64_t>& indices, const CArray<double>& distances,
-         std::size_t n, double eps, std::int64_t min_samples, int num_threads,
-         const std::optional<CArray<double>>& sample_weight) {
-        const DBSCAN dbscan(dbscan_options(eps, min_samples, "euclidean", "auto", num_threads));
+         std::size_t n, DbscanOptions options, const std::optional<CArray<double>>& sample_weight) {
+        options.progress = interrupt_check();
+        const DBSCAN dbscan(std::move(options));
         const CsrGraph graph{vector_view(indptr), vector_view(indices), vector_view(distances), n};
         return fit_without_gil(dbscan, graph, optional_vector(sample_weight, "sample_weight"));
       },
-      py::arg("indptr"), py::arg("indices"), py::arg("distances"), py::arg("n"), py::arg("eps"),
-      py::arg("min_samples"), py::arg("num_threads"), py::arg("sample_weight") = py::none(),
-      "DBSCAN on a precomputed sparse distance graph in CSR form (n x n).");
+      py::arg("indptr"), py::arg("indices"), py::arg("distances"), py::arg("n"), py::arg("options"),
+      py::arg("sample_weight") = py::none(), "DBSCAN on a precomputed sparse distance graph in CSR form (n x n).");
+}
+
+}  // namespace
+
+void bind_cluster(py::module_& m) {
+  bind_hdbscan(m);
+  bind_dbscan(m);
 }
 
 }  // namespace spatialembed::bindings

@@ -33,14 +33,7 @@ IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>&
   return stack;
 }
 
-IonImageOptions ion_image_options(double tolerance, const std::string& unit, const std::string& aggregate,
-                                  const std::string& normalization, int num_threads, std::vector<std::string>& warnings) {
-  IonImageOptions o;
-  o.tolerance = tolerance;
-  o.unit = parse_tolerance_unit(unit);
-  o.aggregate = parse_window_aggregate(aggregate);
-  o.normalization = parse_spectrum_normalization(normalization);
-  o.num_threads = num_threads;
+IonImageOptions ion_image_options(IonImageOptions o, std::vector<std::string>& warnings) {
   o.progress = interrupt_check();
   o.warn = [&warnings](const std::string& w) { warnings.push_back(w); };
   return o;

@@ -46,10 +46,9 @@ VectorView<const double> optional_vector(const std::optional<CArray<double>>& va
 /// throws ValueError for inconsistent shapes.
 IonImageStack stack_from_python(const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz);
 
-/// Options of `extract_ion_images` from their Python spelling; warnings are collected into
-/// `warnings` (handed to Python as UserWarnings), Ctrl-C cancels.
-IonImageOptions ion_image_options(double tolerance, const std::string& unit, const std::string& aggregate,
-                                  const std::string& normalization, int num_threads, std::vector<std::string>& warnings);
+/// `options` (the bound IonImageOptions) with warnings collected into `warnings` (handed to
+/// Python as UserWarnings) and Ctrl-C cancelling.
+IonImageOptions ion_image_options(IonImageOptions options, std::vector<std::string>& warnings);
 
 /// Progress to an optional Python callable `callback(done, total)`: the call stops (Cancelled)
 /// when it returns False or on Ctrl-C; None only checks for Ctrl-C. For calls made with the GIL
@@ -64,5 +63,27 @@ bool interrupted();
 ProgressCallback interrupt_check();
 
 void register_errors(py::module_& m);
+
+/// Binds the enum field `field` of an options or result struct as a str property that crosses
+/// through the core's own `parse` and `to_string` (a bad name raises ValueError from `parse`).
+template <class Class, class O, class E>
+void def_enum(Class& cls, const char* name, E O::*field, E (*parse)(const std::string&), const char* doc) {
+  cls.def_property(
+      name, [field](const O& o) { return std::string(to_string(o.*field)); },
+      [field, parse](O& o, const std::string& value) { o.*field = parse(value); }, doc);
+}
+
+/// A read-only str property of an enum field (results).
+template <class Class, class O, class E>
+void def_enum_readonly(Class& cls, const char* name, E O::*field, const char* doc) {
+  cls.def_property_readonly(name, [field](const O& o) { return std::string(to_string(o.*field)); }, doc);
+}
+
+/// One read-write property per field of a struct that lists its fields with
+/// `for_each_field(visit(name, member pointer, description))`.
+template <class O, class Class>
+void def_fields(Class& cls) {
+  O::for_each_field([&](const char* name, auto member, const char* doc) { cls.def_readwrite(name, member, doc); });
+}
 
 }  // namespace spatialembed::bindings

@@ -12,13 +12,6 @@ namespace spatialembed::bindings {
 
 namespace {
 
-KnnMethod parse_knn_method(const std::string& name) {
-  if (name == "auto") return KnnMethod::automatic;
-  if (name == "exact") return KnnMethod::exact;
-  if (name == "nn_descent") return KnnMethod::nn_descent;
-  detail::raise<InvalidArgument>("knn_method must be 'auto', 'exact' or 'nn_descent', got '{}'", name);
-}
-
 py::tuple knn_to_python(KnnGraph&& knn) {
   const auto shape = std::vector<py::ssize_t>{static_cast<py::ssize_t>(knn.n), static_cast<py::ssize_t>(knn.k)};
   return py::make_tuple(to_numpy(std::move(knn.indices)).reshape(shape), to_numpy(std::move(knn.distances)).reshape(shape));
@@ -42,96 +35,140 @@ py::tuple csr_to_python(CsrMatrix&& m) {
 }
 
 
-py::tuple embedding_to_python(UmapEmbedding&& r) {
-  auto embedding = to_numpy(std::move(r.embedding))
-                       .reshape(std::vector<py::ssize_t>{static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(r.n_components)});
-  return py::make_tuple(embedding, csr_to_python(std::move(r.graph)), r.ab.a, r.ab.b, r.n_epochs, r.spectral_fell_back);
+py::array_t<float> rows(const std::vector<float>& values, std::size_t n, std::size_t d) {
+  py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(d)});
+  std::copy(values.begin(), values.end(), out.mutable_data());
+  return out;
+}
+
+// The stateful C++ UMAP (manifold/umap.hpp), used by spatialembed.UMAP for fit, transform,
+// save/load and pickling (through its own serialisation).
+void bind_umap_model(py::module_& m) {
+  py::class_<UMAP>(m, "UMAP", "The stateful C++ UMAP (see spatialembed.UMAP, manifold/umap.hpp).")
+      .def(py::init<UmapOptions>(), py::arg("options") = UmapOptions{})
+      .def(
+          "fit",
+          [](UMAP& model, const CArray<float>& X, const py::object& progress) {
+            const auto view = matrix_view(X, "X");
+            model.options().progress = python_progress(progress);
+            {
+              py::gil_scoped_release release;
+              model.fit(view);
+            }
+            model.options().progress = {};
+          },
+          py::arg("X"), py::arg("progress") = py::none(), "Fit on X (float32, n x d); keeps a copy of X for transform.")
+      .def(
+          "fit_knn",
+          [](UMAP& model, const CArray<std::int32_t>& indices, const CArray<float>& distances,
+             const std::optional<CArray<float>>& X, const py::object& progress) {
+            const KnnGraph knn = knn_from_python(indices, distances);
+            const ConstMatrixF data = X ? matrix_view(*X, "X") : ConstMatrixF();
+            model.options().progress = python_progress(progress);
+            {
+              py::gil_scoped_release release;
+              model.fit(knn, data);
+            }
+            model.options().progress = {};
+          },
+          py::arg("knn_indices"), py::arg("knn_dists"), py::arg("X") = py::none(), py::arg("progress") = py::none(),
+          "Fit from a kNN graph (n x k int32 indices, float32 distances); X (optional) is kept for transform.")
+      .def(
+          "transform",
+          [](const UMAP& model, const CArray<float>& Y) {
+            const auto queries = matrix_view(Y, "X");
+            std::vector<float> out;
+            {
+              py::gil_scoped_release release;
+              out = model.transform(queries);
+            }
+            return to_numpy(std::move(out))
+                .reshape(std::vector<py::ssize_t>{static_cast<py::ssize_t>(queries.rows),
+                                                  static_cast<py::ssize_t>(model.options().n_components)});
+          },
+          py::arg("X"), "Embed new points (float32, m x d) against the fitted model: m x n_components float32.")
+      .def_property_readonly("fitted", &UMAP::fitted)
+      .def_property_readonly("n_features", &UMAP::n_features, "Columns of the training data; 0 without it.")
+      .def_property_readonly("options", py::overload_cast<>(&UMAP::options), py::return_value_policy::reference_internal)
+      .def_property_readonly("embedding",
+                             [](const UMAP& model) {
+                               return rows(model.result().embedding, model.result().n, model.result().n_components);
+                             })
+      .def_property_readonly("graph",
+                             [](const UMAP& model) {
+                               CsrMatrix graph = model.result().graph;
+                               return csr_to_python(std::move(graph));
+                             },
+                             "The fuzzy simplicial set as (indptr, indices, data, shape); empty after load.")
+      .def_property_readonly("a", [](const UMAP& model) { return model.result().ab.a; })
+      .def_property_readonly("b", [](const UMAP& model) { return model.result().ab.b; })
+      .def_property_readonly("n_epochs", [](const UMAP& model) { return model.result().n_epochs; })
+      .def_property_readonly("spectral_fell_back", [](const UMAP& model) { return model.result().spectral_fell_back; })
+      .def("save", &UMAP::save, py::arg("path"), py::arg("overwrite") = false,
+           "Write the fitted model to a binary file (refuses to overwrite unless overwrite).")
+      .def_static("load", &UMAP::load, py::arg("path"), "Read a model written by save.")
+      .def("to_bytes", [](const UMAP& model) { return py::bytes(model.to_bytes()); })
+      .def_static("from_bytes", [](const py::bytes& bytes) { return UMAP::from_bytes(std::string(bytes)); },
+                  py::arg("data"))
+      .def(py::pickle([](const UMAP& model) { return py::bytes(model.to_bytes()); },
+                      [](const py::bytes& bytes) { return UMAP::from_bytes(std::string(bytes)); }));
 }
 
 }  // namespace
 
 void bind_manifold(py::module_& m) {
-  py::class_<UmapOptions>(m, "UmapOptions", "UMAP options (see spatialembed.UMAP)")
-      .def(py::init<>())
-      .def_readwrite("n_neighbors", &UmapOptions::n_neighbors)
-      .def_readwrite("n_components", &UmapOptions::n_components)
-      .def_property("metric", [](const UmapOptions& o) { return std::string(to_string(o.metric)); },
-                    [](UmapOptions& o, const std::string& v) { o.metric = parse_metric(v); })
-      .def_readwrite("min_dist", &UmapOptions::min_dist)
-      .def_readwrite("spread", &UmapOptions::spread)
-      .def_readwrite("n_epochs", &UmapOptions::n_epochs)
-      .def_readwrite("learning_rate", &UmapOptions::learning_rate)
-      .def_property("init", [](const UmapOptions& o) {
-                      const char* names[] = {"spectral", "pca", "random", "user"};
-                      return std::string(names[static_cast<int>(o.init)]);
-                    },
-                    [](UmapOptions& o, const std::string& v) { o.init = parse_umap_init(v); })
-      .def("set_init_embedding", [](UmapOptions& o, const CArray<float>& values) {
-        o.init = UmapInit::user;
-        o.init_embedding.assign(values.data(), values.data() + values.size());
-      })
-      .def_readwrite("negative_sample_rate", &UmapOptions::negative_sample_rate)
-      .def_readwrite("repulsion_strength", &UmapOptions::repulsion_strength)
-      .def_readwrite("set_op_mix_ratio", &UmapOptions::set_op_mix_ratio)
-      .def_readwrite("local_connectivity", &UmapOptions::local_connectivity)
-      .def_readwrite("a", &UmapOptions::a)
-      .def_readwrite("b", &UmapOptions::b)
-      .def_property("knn_method", [](const UmapOptions& o) {
-                      const char* names[] = {"auto", "exact", "nn_descent"};
-                      return std::string(names[static_cast<int>(o.knn_method)]);
-                    },
-                    [](UmapOptions& o, const std::string& v) { o.knn_method = parse_knn_method(v); })
-      .def_readwrite("seed", &UmapOptions::seed)
-      .def_readwrite("num_threads", &UmapOptions::num_threads)
-      .def("validate", &UmapOptions::validate);
+  using O = UmapOptions;
+  py::class_<O> options(m, "UmapOptions", "UMAP options (manifold/umap.hpp); spatialembed.UMAP fills them by name.");
+  options.def(py::init<>())
+      .def_readwrite("n_neighbors", &O::n_neighbors, "Neighbours per point, itself included; >= 2, < n. Default 15.")
+      .def_readwrite("n_components", &O::n_components, "Output dimensions; >= 1. Default 2.");
+  def_enum(options, "metric", &O::metric, &parse_metric,
+           "Input distance: 'euclidean' (default), 'cosine', 'correlation' or 'manhattan'.");
+  options
+      .def_readwrite("min_dist", &O::min_dist,
+                     "Output-space distance where similarity starts to fall; in [0, spread]. Default 0.1.")
+      .def_readwrite("spread", &O::spread, "Output-space scale of the similarity curve; > 0. Default 1.")
+      .def_readwrite("n_epochs", &O::n_epochs, "Layout epochs; 0 = auto: 500 for n <= 10,000, else 200. Default 0.")
+      .def_readwrite("learning_rate", &O::learning_rate, "Initial SGD step, decays linearly to 0; > 0. Default 1.");
+  def_enum(options, "init", &O::init, &parse_umap_init,
+           "Starting layout: 'spectral' (default), 'pca', 'random'; 'user' after set_init_embedding.");
+  options
+      .def(
+          "set_init_embedding",
+          [](O& o, const CArray<float>& values) {
+            o.init = UmapInit::user;
+            o.init_embedding.assign(values.data(), values.data() + values.size());
+          },
+          py::arg("values"), "Start from these coordinates (n x n_components float32); sets init = 'user'.")
+      .def_readwrite("negative_sample_rate", &O::negative_sample_rate,
+                     "Negative samples per positive edge sample; >= 0. Default 5.")
+      .def_readwrite("repulsion_strength", &O::repulsion_strength, "Weight of the negative samples; >= 0. Default 1.")
+      .def_readwrite("set_op_mix_ratio", &O::set_op_mix_ratio,
+                     "1 = fuzzy union, 0 = fuzzy intersection; in [0, 1]. Default 1.")
+      .def_readwrite("local_connectivity", &O::local_connectivity,
+                     "Neighbours assumed connected (rho); >= 0. Default 1.")
+      .def_readwrite("a", &O::a, "Curve parameter a; NaN (default) = fitted from min_dist and spread.")
+      .def_readwrite("b", &O::b, "Curve parameter b; NaN (default) = fitted from min_dist and spread.");
+  def_enum(options, "knn_method", &O::knn_method, &parse_knn_method,
+           "Neighbour search: 'auto' (exact below 4,096 points, else NN-descent), 'exact' or 'nn_descent'.");
+  options.def_readwrite("seed", &O::seed, "Every random choice derives from it. Default 0.")
+      .def_readwrite("num_threads", &O::num_threads, "Worker threads; 0 = all cores; the output does not depend on it.")
+      .def("validate", &O::validate, "Raises ValueError naming the field, its value and the allowed range.");
 
-  m.def(
-      "umap_fit",
-      [](const CArray<float>& X, UmapOptions options, const py::object& progress) {
-        options.progress = python_progress(progress);
-        const auto view = matrix_view(X, "X");
-        UmapEmbedding r;
-        {
-          py::gil_scoped_release release;
-          r = umap_fit(view, options);
-        }
-        return embedding_to_python(std::move(r));
-      },
-      py::arg("X"), py::arg("options"), py::arg("progress") = py::none(),
-      "UMAP of X (float32, n x d). Returns (embedding, (indptr, indices, data, shape), a, b, n_epochs, fell_back).");
+  using N = NnDescentOptions;
+  py::class_<N> nnd(m, "NnDescentOptions", "NN-descent options (neighbors/nn_descent.hpp); 0 = umap-learn's automatic value.");
+  nnd.def(py::init<>())
+      .def_readwrite("k", &N::k, "Neighbours per point, itself included; 1 <= k <= n. Default 15.");
+  def_enum(nnd, "metric", &N::metric, &parse_metric, "Distance between rows. Default 'euclidean'.");
+  nnd.def_readwrite("n_trees", &N::n_trees, "Random-projection trees; 0 = min(64, 5 + round(sqrt(n) / 20)).")
+      .def_readwrite("leaf_size", &N::leaf_size, "Largest tree leaf; 0 = max(10, k).")
+      .def_readwrite("max_candidates", &N::max_candidates, "Candidates per point per iteration. Default 60.")
+      .def_readwrite("n_iters", &N::n_iters, "Most iterations; 0 = max(5, round(log2 n)).")
+      .def_readwrite("delta", &N::delta, "Stop when fewer than delta * n * k neighbours change. Default 0.001.")
+      .def_readwrite("seed", &N::seed, "Trees and candidate sampling derive from it. Default 0.")
+      .def_readwrite("num_threads", &N::num_threads, "0 = all cores; the result does not depend on it.");
 
-  m.def(
-      "umap_fit_knn",
-      [](const CArray<std::int32_t>& indices, const CArray<float>& distances, UmapOptions options,
-         const std::optional<CArray<float>>& X, const py::object& progress) {
-        options.progress = python_progress(progress);
-        KnnGraph knn = knn_from_python(indices, distances);
-        const ConstMatrixF data = X ? matrix_view(*X, "X") : ConstMatrixF();
-        UmapEmbedding r;
-        {
-          py::gil_scoped_release release;
-          r = umap_fit(knn, options, data);
-        }
-        return embedding_to_python(std::move(r));
-      },
-      py::arg("knn_indices"), py::arg("knn_dists"), py::arg("options"), py::arg("X") = py::none(),
-      py::arg("progress") = py::none(), "UMAP from a precomputed kNN graph (n x k int32 indices, float32 distances).");
-
-  m.def(
-      "umap_transform",
-      [](const CArray<float>& X_train, const CArray<float>& embedding, const CArray<float>& Y, UmapOptions options) {
-        options.progress = interrupt_check();
-        const auto train = matrix_view(X_train, "X_train"), fitted = matrix_view(embedding, "embedding"),
-                   queries = matrix_view(Y, "X");
-        std::vector<float> out;
-        {
-          py::gil_scoped_release release;
-          out = umap_transform(train, fitted, queries, options);
-        }
-        return to_numpy(std::move(out))
-            .reshape(std::vector<py::ssize_t>{static_cast<py::ssize_t>(queries.rows), static_cast<py::ssize_t>(options.n_components)});
-      },
-      py::arg("X_train"), py::arg("embedding"), py::arg("X"), py::arg("options"));
+  bind_umap_model(m);
 
   m.def(
       "nearest_neighbors",
@@ -147,9 +184,16 @@ void bind_manifold(py::module_& m) {
         KnnGraph knn;
         {
           py::gil_scoped_release release;
-          knn = options.knn_method == KnnMethod::nn_descent
-                    ? nn_descent(view, NnDescentOptions{k, options.metric, 0, 0, 60, 0, 0.001, seed, num_threads})
-                    : exact_knn(view, k, options.metric, num_threads);
+          if (options.knn_method == KnnMethod::nn_descent) {
+            NnDescentOptions nnd;  // the other fields at their defaults
+            nnd.k = k;
+            nnd.metric = options.metric;
+            nnd.seed = seed;
+            nnd.num_threads = num_threads;
+            knn = nn_descent(view, nnd);
+          } else {
+            knn = exact_knn(view, k, options.metric, num_threads);
+          }
         }
         return knn_to_python(std::move(knn));
       },

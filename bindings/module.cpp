@@ -13,6 +13,7 @@ void bind_metrics(py::module_& m);
 void bind_msi(py::module_& m);
 void bind_msi_signal(py::module_& m);
 void bind_pipeline(py::module_& m);
+void bind_embedder_options(py::module_& m);
 void bind_simulate(py::module_& m);
 void bind_spatial(py::module_& m);
 void bind_output_staging(py::module_& m);
@@ -33,6 +34,7 @@ PYBIND11_MODULE(_core, m) {
   sb::bind_msi(m);
   sb::bind_msi_signal(m);
   sb::bind_pipeline(m);
+  sb::bind_embedder_options(m);
   sb::bind_simulate(m);
   sb::bind_spatial(m);
   sb::bind_spatial_expression(m);

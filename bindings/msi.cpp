@@ -39,19 +39,96 @@ py::array_t<double> read_array(const ImzMLReader& reader, const BinaryArrayRef& 
   return to_numpy(std::move(values));
 }
 
+
+// The options structs of msi/, each bound once; enums cross as strings through parse_*/to_string.
+void bind_msi_options(py::module_& m) {
+  py::class_<PreprocessOptions> pre(m, "PreprocessOptions",
+                                    "Ion-image preprocessing options (msi/preprocessing.hpp); steps in field order.");
+  pre.def(py::init<>());
+  def_fields<PreprocessOptions>(pre);  // every field, from PreprocessOptions::for_each_field
+  pre.def("validate", &PreprocessOptions::validate, "Raises ValueError naming the field, its value and the range.")
+      .def("same_preprocessing", [](const PreprocessOptions& a, const PreprocessOptions& b) { return same_preprocessing(a, b); },
+           py::arg("other"), "True when both preprocess alike (every field equal but num_threads).")
+      .def("describe", &PreprocessOptions::describe)
+      .def("__repr__", [](const PreprocessOptions& o) { return "PreprocessOptions(" + o.describe() + ")"; });
+
+  py::class_<PngStackOptions>(m, "PngStackOptions", "Options of read_png_stack.")
+      .def(py::init<>())
+      .def_readwrite("max_image_pixels", &PngStackOptions::max_image_pixels,
+                     "Largest image read, in pixels (width x height), checked against each PNG's header before "
+                     "decoding. Default 2^27 = 134,217,728; range 1 .. 2^40.")
+      .def("validate", &PngStackOptions::validate);
+
+  py::class_<ImzMLOptions>(m, "ImzMLOptions", "Options of ImzMLReader (msi/imzml_reader.hpp).")
+      .def(py::init<>())
+      .def_readwrite("ibd_path", &ImzMLOptions::ibd_path, "The binary file; '' = the .imzML path with extension .ibd.")
+      .def_readwrite("check_uuid", &ImzMLOptions::check_uuid,
+                     "Compare the XML's UUID with the .ibd's first 16 bytes. Default True.")
+      .def_readwrite("verify_checksum", &ImzMLOptions::verify_checksum,
+                     "Hash the whole .ibd at open and compare with the XML's SHA-1 / MD5. Default False.")
+      .def("validate", &ImzMLOptions::validate);
+
+  using W = ImzMLWriterOptions;
+  py::class_<W> writer(m, "ImzMLWriterOptions", "Options of ImzMLWriter (msi/imzml_writer.hpp).");
+  writer.def(py::init<>());
+  def_enum(writer, "mode", &W::mode, &parse_imzml_mode,
+           "'processed' (default) or 'continuous' (one shared m/z array).");
+  def_enum(writer, "mz_type", &W::mz_type, &parse_binary_data_type, "m/z array type: 'float64' (default) or 'float32'.");
+  def_enum(writer, "intensity_type", &W::intensity_type, &parse_binary_data_type,
+           "Intensity array type: 'float32' (default), 'float64', 'int32', 'int64'; integers must be exact.");
+  writer.def_readwrite("centroid", &W::centroid, "Spectra are centroided (MS:1000127), else profile. Default False.")
+      .def_readwrite("pixel_size_x", &W::pixel_size_x, "Micrometres; NaN (default) = not written.")
+      .def_readwrite("pixel_size_y", &W::pixel_size_y, "Micrometres; NaN (default) = same as x.")
+      .def_readwrite("uuid", &W::uuid, "32 hex digits; '' (default) = random.")
+      .def("validate", &W::validate);
+
+  using I = IonImageOptions;
+  py::class_<I> ion(m, "IonImageOptions", "Options of ion-image extraction (msi/ion_images.hpp).");
+  ion.def(py::init<>()).def_readwrite("tolerance", &I::tolerance, "Half-width of each m/z window, in unit; > 0. Default 10.");
+  def_enum(ion, "unit", &I::unit, &parse_tolerance_unit, "'ppm' (default) or 'da'.");
+  def_enum(ion, "aggregate", &I::aggregate, &parse_window_aggregate, "'sum' (default) or 'max' of the window.");
+  def_enum(ion, "normalization", &I::normalization, &parse_spectrum_normalization,
+           "Per pixel, before windowing: 'none' (default), 'tic' or 'rms'.");
+  ion.def_readwrite("num_threads", &I::num_threads, "Worker threads; 0 = all cores; >= 0.")
+      .def("validate", &I::validate);
+
+  using M = MeanSpectrumOptions;
+  py::class_<M> mean(m, "MeanSpectrumOptions", "Options of mean_spectrum (msi/spectra.hpp).");
+  mean.def(py::init<>());
+  def_enum(mean, "aggregate", &M::aggregate, &parse_spectrum_aggregate, "'mean' (default) or 'max' over the pixels.");
+  mean.def_readwrite("bin_ppm", &M::bin_ppm, "Processed mode only: width of the common m/z bins, ppm; > 0. Default 5.");
+  def_enum(mean, "normalization", &M::normalization, &parse_spectrum_normalization,
+           "Of each pixel first: 'none' (default), 'tic' or 'rms'.");
+  mean.def_readwrite("num_threads", &M::num_threads, "Worker threads; 0 = all cores; >= 0.").def("validate", &M::validate);
+
+  using K = PeakPickingOptions;
+  py::class_<K>(m, "PeakPickingOptions", "Options of pick_peaks (msi/spectra.hpp).")
+      .def(py::init<>())
+      .def_readwrite("snr", &K::snr, "Minimum signal-to-noise ratio (intensity / noise); >= 0. Default 3.")
+      .def_readwrite("half_window", &K::half_window,
+                     "A peak is the maximum of the 2 * half_window + 1 points around it; >= 1. Default 20.")
+      .def_readwrite("top_n", &K::top_n, "Keep the n most intense peaks; 0 = all (default).")
+      .def("validate", &K::validate);
+
+  using P = IsotopePairOptions;
+  py::class_<P> iso(m, "IsotopePairOptions", "Options of isotope-pair finding (msi/spectra.hpp).");
+  iso.def(py::init<>()).def_readwrite("tolerance", &P::tolerance, "Allowed error of the spacing, in unit; > 0. Default 10.");
+  def_enum(iso, "unit", &P::unit, &parse_tolerance_unit, "'ppm' (of the heavier peak's m/z, default) or 'da'.");
+  iso.def_readwrite("max_charge", &P::max_charge, "Charges 1..max_charge are tried; >= 1. Default 1.")
+      .def_readwrite("spacing", &P::spacing, "13C - 12C mass difference, Da; > 0. Default 1.00336.")
+      .def("validate", &P::validate);
+}
+
 }  // namespace
 
 void bind_msi(py::module_& m) {
+  bind_msi_options(m);
   py::class_<ImzMLReader>(m, "ImzMLReader")
-      .def(py::init([](const std::string& path, const std::string& ibd_path, bool check_uuid, bool verify_checksum) {
-             ImzMLOptions options;
-             options.ibd_path = ibd_path;
-             options.check_uuid = check_uuid;
-             options.verify_checksum = verify_checksum;
+      .def(py::init([](const std::string& path, const ImzMLOptions& options) {
              py::gil_scoped_release release;
              return std::make_unique<ImzMLReader>(path, options);
            }),
-           py::arg("path"), py::arg("ibd_path") = "", py::arg("check_uuid") = true, py::arg("verify_checksum") = false)
+           py::arg("path"), py::arg("options") = ImzMLOptions{})
       .def("__len__", &ImzMLReader::size)
       .def_property_readonly("path", &ImzMLReader::path)
       .def_property_readonly("ibd_path", &ImzMLReader::ibd_path)
@@ -97,15 +174,7 @@ void bind_msi(py::module_& m) {
       .def("verify_checksum", &ImzMLReader::verify_checksum, py::call_guard<py::gil_scoped_release>())
       .def(
           "mean_spectrum",
-          [](const ImzMLReader& r, const std::string& aggregate, double bin_ppm, const std::string& normalization,
-             int num_threads) {
-            MeanSpectrumOptions o;
-            o.aggregate = aggregate == "max" ? SpectrumAggregate::max : SpectrumAggregate::mean;
-            SPATIALEMBED_CHECK(aggregate == "mean" || aggregate == "max", InvalidArgument,
-                               "aggregate must be \"mean\" or \"max\", got \"{}\"", aggregate);
-            o.bin_ppm = bin_ppm;
-            o.normalization = parse_spectrum_normalization(normalization);
-            o.num_threads = num_threads;
+          [](const ImzMLReader& r, MeanSpectrumOptions o) {
             o.progress = interrupt_check();
             Spectrum s;
             {
@@ -114,13 +183,12 @@ void bind_msi(py::module_& m) {
             }
             return py::make_tuple(to_numpy(std::move(s.mz)), to_numpy(std::move(s.intensities)));
           },
-          py::arg("aggregate"), py::arg("bin_ppm"), py::arg("normalization"), py::arg("num_threads"))
+          py::arg("options"))
       .def(
           "ion_images",
-          [](const ImzMLReader& r, const CArray<double>& mz, double tolerance, const std::string& unit,
-             const std::string& aggregate, const std::string& normalization, int num_threads) {
+          [](const ImzMLReader& r, const CArray<double>& mz, const IonImageOptions& options) {
             std::vector<std::string> warnings;
-            const IonImageOptions o = ion_image_options(tolerance, unit, aggregate, normalization, num_threads, warnings);
+            const IonImageOptions o = ion_image_options(options, warnings);
             SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
             IonImageStack stack;
             {
@@ -129,25 +197,11 @@ void bind_msi(py::module_& m) {
             }
             return py::make_tuple(stack_to_python(std::move(stack)), warnings);
           },
-          py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("aggregate"), py::arg("normalization"),
-          py::arg("num_threads"));
+          py::arg("mz"), py::arg("options"));
 
   py::class_<ImzMLWriter>(m, "ImzMLWriter")
-      .def(py::init([](const std::string& path, const std::string& mode, const std::string& mz_type,
-                       const std::string& intensity_type, bool centroid, double pixel_size_x, double pixel_size_y,
-                       const std::string& uuid) {
-             ImzMLWriterOptions o;
-             o.mode = parse_imzml_mode(mode);
-             o.mz_type = parse_binary_data_type(mz_type);
-             o.intensity_type = parse_binary_data_type(intensity_type);
-             o.centroid = centroid;
-             o.pixel_size_x = pixel_size_x;
-             o.pixel_size_y = pixel_size_y;
-             o.uuid = uuid;
-             return std::make_unique<ImzMLWriter>(path, o);
-           }),
-           py::arg("path"), py::arg("mode"), py::arg("mz_type"), py::arg("intensity_type"), py::arg("centroid"),
-           py::arg("pixel_size_x"), py::arg("pixel_size_y"), py::arg("uuid"))
+      .def(py::init([](const std::string& path, const ImzMLWriterOptions& o) { return std::make_unique<ImzMLWriter>(path, o); }),
+           py::arg("path"), py::arg("options") = ImzMLWriterOptions{})
       .def(
           "add_spectrum",
           [](ImzMLWriter& w, std::int32_t x, std::int32_t y, std::int32_t z, const CArray<double>& mz,
@@ -160,12 +214,6 @@ void bind_msi(py::module_& m) {
       .def_property_readonly("uuid", &ImzMLWriter::uuid)
       .def_property_readonly("ibd_path", &ImzMLWriter::ibd_path);
 
-  py::class_<PngStackOptions>(m, "PngStackOptions", "Options of read_png_stack.")
-      .def(py::init<>())
-      .def_readwrite("max_image_pixels", &PngStackOptions::max_image_pixels,
-                     "Largest image read, in pixels (width x height), checked against each PNG's header before "
-                     "decoding. Default 2^27 = 134,217,728; range 1 .. 2^40.")
-      .def("validate", &PngStackOptions::validate);
   m.def(
       "read_png_stack",
       [](const std::string& folder, const PngStackOptions& options) {
@@ -188,15 +236,9 @@ void bind_msi(py::module_& m) {
       py::arg("images"), py::arg("mask"), py::arg("mz"), py::arg("folder"), py::arg("bit_depth"));
   m.def(
       "preprocess",
-      [](const CArray<float>& images, const CArray<bool>& mask, bool tic_normalize, double hotspot_quantile,
-         std::size_t median_filter, bool scale, int num_threads) {
+      [](const CArray<float>& images, const CArray<bool>& mask, const PreprocessOptions& o) {
+        o.validate();
         auto stack = stack_from_python(images, mask, CArray<double>(py::array_t<double>(images.shape(0))));
-        PreprocessOptions o;
-        o.tic_normalize = tic_normalize;
-        o.hotspot_quantile = hotspot_quantile;
-        o.median_filter = median_filter;
-        o.scale = scale;
-        o.num_threads = num_threads;
         {
           py::gil_scoped_release release;
           preprocess(stack, o);
@@ -204,30 +246,19 @@ void bind_msi(py::module_& m) {
         const auto shape = py::make_tuple(images.shape(0), images.shape(1), images.shape(2));
         return to_numpy(std::move(stack.images)).attr("reshape")(shape);
       },
-      py::arg("images"), py::arg("mask"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
-      py::arg("scale"), py::arg("num_threads"));
+      py::arg("images"), py::arg("mask"), py::arg("options"));
   m.def(
       "pick_peaks",
-      [](const CArray<double>& mz, const CArray<double>& intensities, double snr, std::size_t half_window,
-         std::size_t top_n) {
-        PeakPickingOptions o;
-        o.snr = snr;
-        o.half_window = half_window;
-        o.top_n = top_n;
+      [](const CArray<double>& mz, const CArray<double>& intensities, const PeakPickingOptions& o) {
         auto p = pick_peaks(vector_view(mz), vector_view(intensities), o);
         std::vector<std::int64_t> index(p.index.begin(), p.index.end());
         return py::make_tuple(to_numpy(std::move(p.mz)), to_numpy(std::move(p.intensities)), to_numpy(std::move(p.snr)),
                               to_numpy(std::move(index)), p.noise);
       },
-      py::arg("mz"), py::arg("intensities"), py::arg("snr"), py::arg("half_window"), py::arg("top_n"));
+      py::arg("mz"), py::arg("intensities"), py::arg("options"));
   m.def(
       "isotope_pairs",
-      [](const CArray<double>& mz, double tolerance, const std::string& unit, int max_charge, double spacing) {
-        IsotopePairOptions o;
-        o.tolerance = tolerance;
-        o.unit = parse_tolerance_unit(unit);
-        o.max_charge = max_charge;
-        o.spacing = spacing;
+      [](const CArray<double>& mz, const IsotopePairOptions& o) {
         const auto pairs = find_isotope_pairs(vector_view(mz), o);
         std::vector<std::int64_t> light, heavy, charge;
         std::vector<double> error;
@@ -240,7 +271,7 @@ void bind_msi(py::module_& m) {
         return py::make_tuple(to_numpy(std::move(light)), to_numpy(std::move(heavy)), to_numpy(std::move(charge)),
                               to_numpy(std::move(error)));
       },
-      py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("max_charge"), py::arg("spacing"));
+      py::arg("mz"), py::arg("options"));
 }
 
 }  // namespace spatialembed::bindings

@@ -11,15 +11,13 @@
 namespace spatialembed::bindings {
 
 void bind_msi_signal(py::module_& m) {
-  py::class_<MzMatchOptions>(m, "MzMatchOptions", "Options of match_mz (msi/mz_matching.hpp).")
-      .def(py::init<>())
+  py::class_<MzMatchOptions> options(m, "MzMatchOptions", "Options of match_mz (msi/mz_matching.hpp).");
+  options.def(py::init<>())
       .def_readwrite("tolerance", &MzMatchOptions::tolerance,
                      "largest |reference - m/z| accepted, in `unit`; finite, > 0 (default 10)")
-      .def_property(
-          "unit", [](const MzMatchOptions& o) { return o.unit == ToleranceUnit::da ? "da" : "ppm"; },
-          [](MzMatchOptions& o, const std::string& unit) { o.unit = parse_tolerance_unit(unit); },
-          "\"ppm\" (of each matched m/z, not of the reference) or \"da\" (default \"ppm\")")
       .def("validate", &MzMatchOptions::validate, "Raises ValueError naming the field, its value and the allowed range.");
+  def_enum(options, "unit", &MzMatchOptions::unit, &parse_tolerance_unit,
+           "\"ppm\" (of each matched m/z, not of the reference) or \"da\" (default \"ppm\")");
   m.def(
       "match_mz",
       [](const CArray<double>& mz, const CArray<double>& reference_mz, const MzMatchOptions& options) {

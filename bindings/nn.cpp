@@ -21,36 +21,20 @@ py::array_t<float> rows(std::vector<float>&& values, std::size_t n, std::size_t 
 void bind_nn(py::module_& m) {
   m.def("default_weights_path", &default_weights_path, py::arg("backbone"));
   m.def("cuda_available", &cuda_available);
+  // EmbedderOptions is bound in _core (bindings/embedder_options.cpp: its header needs no LibTorch, so
+  // spatialembed.Embedder reads the C++ defaults without loading LibTorch); its validate() lives here.
+  py::object options = py::module_::import("spatialembed._core").attr("EmbedderOptions");
+  options.attr("validate") = py::cpp_function([](const EmbedderOptions& o) { o.validate(); }, py::is_method(options),
+                                              py::name("validate"),
+                                              "Raises ValueError naming the field, its value and what is allowed.");
+
   py::class_<Embedder>(m, "Embedder")
-      .def(py::init([](const std::string& backbone, const std::string& weights, const std::string& device,
-                       std::size_t batch_size, int num_threads, const std::string& dtype, bool channels_last,
-                       std::size_t input_size, const std::string& normalization, std::array<float, 3> mean,
-                       std::array<float, 3> std, bool logits, double hotspot_quantile, std::size_t median_filter,
-                       bool scale) {
-             EmbedderOptions o;
-             o.backbone = backbone;
-             o.weights = weights;
-             o.device = device;
-             o.batch_size = batch_size;
-             o.num_threads = num_threads;
-             o.dtype = dtype;
-             o.channels_last = channels_last;
-             o.input_size = input_size;
-             o.normalization = normalization;
-             o.normalization_constants.mean = mean;
-             o.normalization_constants.std = std;
-             o.logits = logits;
-             o.preprocess.hotspot_quantile = hotspot_quantile;
-             o.preprocess.median_filter = median_filter;
-             o.preprocess.scale = scale;
+      .def(py::init([](EmbedderOptions o) {
              o.progress = interrupt_check();
              py::gil_scoped_release release;
              return std::make_unique<Embedder>(std::move(o));
            }),
-           py::arg("backbone"), py::arg("weights"), py::arg("device"), py::arg("batch_size"), py::arg("num_threads"),
-           py::arg("dtype"), py::arg("channels_last"), py::arg("input_size"), py::arg("normalization"),
-           py::arg("mean"), py::arg("std"), py::arg("logits"), py::arg("hotspot_quantile"),
-           py::arg("median_filter"), py::arg("scale"))
+           py::arg("options") = EmbedderOptions{})
       .def_property_readonly("input_size", &Embedder::input_size)
       .def_property_readonly("output_dim", &Embedder::output_dim)
       .def_property_readonly("normalization", [](const Embedder& e) { return to_string(e.normalization().mode); })

@@ -48,86 +48,166 @@ StageProgressCallback stage_progress(const py::object& callback) {
   };
 }
 
+// A writable NumPy view of a vector owned by `owner` (a bound result object), which it keeps alive.
 template <class T>
-py::array reshaped(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
-  return to_numpy(std::move(values)).reshape(shape);
+py::array view(const std::vector<T>& values, std::vector<py::ssize_t> shape, const py::object& owner) {
+  return py::array_t<T>(std::move(shape), values.data(), owner);
 }
 
-// The evaluation's isotope pairs as NumPy arrays, with the options they were found with:
-// isotope_pair_index (n, 2) int64 (light, heavy), isotope_pair_mz (n, 2) float64,
-// isotope_pair_charge (n,) int64, isotope_pair_error (n,) float64 Da; isotope_tolerance,
-// isotope_unit ("ppm"/"da"), isotope_max_charge, isotope_spacing.
-py::dict isotope_pairs_to_python(const IonClusteringEvaluation& e, const std::vector<double>& mz) {
-  const auto n = static_cast<py::ssize_t>(e.isotope_pair_list.size());
-  std::vector<std::int64_t> index, charge;
-  std::vector<double> pair_mz, error;
-  for (const auto& p : e.isotope_pair_list) {
-    index.insert(index.end(), {static_cast<std::int64_t>(p.light), static_cast<std::int64_t>(p.heavy)});
-    pair_mz.insert(pair_mz.end(), {mz.at(p.light), mz.at(p.heavy)});
-    charge.push_back(p.charge);
-    error.push_back(p.error);
-  }
-  py::dict d;
-  d["isotope_pair_index"] = reshaped(std::move(index), {n, 2});
-  d["isotope_pair_mz"] = reshaped(std::move(pair_mz), {n, 2});
-  d["isotope_pair_charge"] = to_numpy(std::move(charge));
-  d["isotope_pair_error"] = to_numpy(std::move(error));
-  d["isotope_pairs_together"] = e.isotope_pairs_together;
-  d["isotope_tolerance"] = e.isotope_options.tolerance;
-  d["isotope_unit"] = e.isotope_options.unit == ToleranceUnit::da ? "da" : "ppm";  // parse_tolerance_unit's spelling
-  d["isotope_max_charge"] = e.isotope_options.max_charge;
-  d["isotope_spacing"] = e.isotope_options.spacing;
-  return d;
+void bind_results(py::module_& m) {
+  using E = IonClusteringEvaluation;
+  py::class_<E>(m, "IonClusteringEvaluation", "How good a clustering looks without ground truth (pipeline/ion_image_clustering.hpp).")
+      .def_readonly("n_clusters", &E::n_clusters, "Clusters found.")
+      .def_readonly("noise_fraction", &E::noise_fraction, "Share of the non-empty images labelled -1.")
+      .def_readonly("silhouette", &E::silhouette,
+                    "Mean silhouette in the UMAP space over clustered images; NaN with < 2 clusters.")
+      .def_readonly("isotope_pairs", &E::isotope_pairs, "Isotope pairs among all ion images' m/z.")
+      .def_readonly("isotope_pairs_clustered", &E::isotope_pairs_clustered, "Pairs whose two images both have a cluster.")
+      .def_readonly("isotope_coclustering", &E::isotope_coclustering,
+                    "Share of those in one cluster; NaN when there are none.")
+      .def_readonly("isotope_pairs_together", &E::isotope_pairs_together, "Of those, pairs whose two images share a cluster.")
+      .def_property_readonly(
+          "isotope_pair_index",
+          [](const E& e) {
+            std::vector<std::int64_t> index;
+            for (const auto& p : e.isotope_pair_list)
+              index.insert(index.end(), {static_cast<std::int64_t>(p.light), static_cast<std::int64_t>(p.heavy)});
+            return to_numpy(std::move(index)).reshape({static_cast<py::ssize_t>(e.isotope_pair_list.size()), py::ssize_t{2}});
+          },
+          "(n_pairs, 2) int64: the ion images (light, heavy) of each isotope pair, ordered by (light, heavy).")
+      .def_property_readonly(
+          "isotope_pair_charge",
+          [](const E& e) {
+            std::vector<std::int64_t> charge;
+            for (const auto& p : e.isotope_pair_list) charge.push_back(p.charge);
+            return to_numpy(std::move(charge));
+          },
+          "(n_pairs,) int64: the charge z matched by each pair.")
+      .def_property_readonly(
+          "isotope_pair_error",
+          [](const E& e) {
+            std::vector<double> error;
+            for (const auto& p : e.isotope_pair_list) error.push_back(p.error);
+            return to_numpy(std::move(error));
+          },
+          "(n_pairs,) float64: each pair's spacing error in Da.")
+      .def_property_readonly("isotope_tolerance", [](const E& e) { return e.isotope_options.tolerance; },
+                             "The tolerance the pairs were found with, in `isotope_unit`.")
+      .def_property_readonly("isotope_unit", [](const E& e) { return std::string(to_string(e.isotope_options.unit)); },
+                             "'ppm' or 'da'.")
+      .def_property_readonly("isotope_max_charge", [](const E& e) { return e.isotope_options.max_charge; },
+                             "The largest charge z searched.")
+      .def_property_readonly("isotope_spacing", [](const E& e) { return e.isotope_options.spacing; },
+                             "The isotope spacing searched, in Da (for z = 1).");
+
+  using R = IonImageClusteringResult;
+  py::class_<R> r(m, "IonImageClusteringResult",
+                  "What one run of the pipeline found (arrays are views kept alive by this object); "
+                  "spatialembed.IonImageClusteringResult is built from it.");
+  def_enum_readonly(r, "method", &R::method, "'nn' or 'umap_only'.");
+  def_enum_readonly(r, "clusterer", &R::clusterer, "'dbscan' or 'hdbscan'.");
+  const auto n = [](const R& x) { return static_cast<py::ssize_t>(x.mz.size()); };
+  r.def_property_readonly("mz", [n](py::object self) { const auto& x = self.cast<const R&>(); return view(x.mz, {n(x)}, self); },
+                          "(n_images,) float64 m/z.")
+      .def_property_readonly("labels", [n](py::object self) { const auto& x = self.cast<const R&>(); return view(x.labels, {n(x)}, self); },
+                             "(n_images,) int32 clusters; -1 = noise or empty image.")
+      .def_property_readonly("empty",
+                             [n](py::object self) {
+                               const auto& x = self.cast<const R&>();
+                               return view(x.empty, {n(x)}, self).attr("view")("bool");
+                             },
+                             "(n_images,) bool: all zero after preprocessing (not clustered).")
+      .def_property_readonly("embedding",
+                             [n](py::object self) {
+                               const auto& x = self.cast<const R&>();
+                               return view(x.embedding, {n(x), static_cast<py::ssize_t>(x.n_components)}, self);
+                             },
+                             "(n_images, n_components) float32; NaN rows for empty images.")
+      .def_property_readonly("features",
+                             [n](py::object self) -> py::object {
+                               const auto& x = self.cast<const R&>();
+                               if (x.features.empty()) return py::none();
+                               return view(x.features, {n(x), static_cast<py::ssize_t>(x.n_features)}, self);
+                             },
+                             "(n_images, n_features) float32 (nn), or None (umap_only).")
+      .def_property_readonly("mask",
+                             [](py::object self) {
+                               const auto& x = self.cast<const R&>();
+                               return view(x.mask, {static_cast<py::ssize_t>(x.height), static_cast<py::ssize_t>(x.width)}, self)
+                                   .attr("view")("bool");
+                             },
+                             "(height, width) bool, measured pixels.")
+      .def_property_readonly("cluster_mean_images",
+                             [](py::object self) {
+                               const auto& x = self.cast<const R&>();
+                               return view(x.cluster_mean_images,
+                                           {static_cast<py::ssize_t>(x.members.size()), static_cast<py::ssize_t>(x.height),
+                                            static_cast<py::ssize_t>(x.width)},
+                                           self);
+                             },
+                             "(n_clusters, height, width) float32 mean of each cluster's preprocessed images.")
+      .def_property_readonly("members",
+                             [](const R& x) {
+                               py::list members;
+                               for (const auto& c : x.members)
+                                 members.append(to_numpy(std::vector<std::int64_t>(c.begin(), c.end())));
+                               return members;
+                             },
+                             "Per cluster, its image indices (int64) by increasing m/z.")
+      .def_readonly("eps", &R::eps, "DBSCAN eps used (0 for HDBSCAN).")
+      .def_readonly("eps_auto", &R::eps_auto, "eps was the k-distance knee.")
+      .def_property_readonly("k_distances",
+                             [](py::object self) {
+                               const auto& x = self.cast<const R&>();
+                               return view(x.k_distances, {static_cast<py::ssize_t>(x.k_distances.size())}, self);
+                             },
+                             "DBSCAN: the ascending k-distance curve (k = min_samples) in the UMAP space.")
+      .def_property_readonly("probabilities",
+                             [](py::object self) -> py::object {
+                               const auto& x = self.cast<const R&>();
+                               if (x.clusterer != IonClusterer::hdbscan) return py::none();
+                               return view(x.probabilities, {static_cast<py::ssize_t>(x.probabilities.size())}, self);
+                             },
+                             "HDBSCAN: (n_images,) membership strengths; None for DBSCAN.")
+      .def_property_readonly("condensed_tree",
+                             [](py::object self) -> py::object {
+                               const auto& x = self.cast<const R&>();
+                               if (x.clusterer != IonClusterer::hdbscan) return py::none();
+                               return py::cast(&x.condensed_tree, py::return_value_policy::reference_internal, self);
+                             },
+                             "HDBSCAN: the condensed tree over the non-empty images; None for DBSCAN.")
+      .def_property_readonly("cluster_nodes",
+                             [](py::object self) -> py::object {
+                               const auto& x = self.cast<const R&>();
+                               if (x.clusterer != IonClusterer::hdbscan) return py::none();
+                               return view(x.cluster_nodes, {static_cast<py::ssize_t>(x.cluster_nodes.size())}, self);
+                             },
+                             "HDBSCAN: the condensed-tree node of each cluster; None for DBSCAN.")
+      .def_readonly("n_neighbors", &R::n_neighbors, "UMAP n_neighbors used.")
+      .def_readonly("timings", &R::timings, "Seconds per stage.")
+      .def_readonly("evaluation", &R::evaluation, "The IonClusteringEvaluation.")
+      .def_property_readonly("n_clusters", &R::n_clusters);
 }
 
-py::dict result_to_python(IonImageClusteringResult&& r) {
-  py::dict isotopes = isotope_pairs_to_python(r.evaluation, r.mz);  // before r.mz moves
-  const auto N = static_cast<py::ssize_t>(r.mz.size()), H = static_cast<py::ssize_t>(r.height),
-             W = static_cast<py::ssize_t>(r.width), K = static_cast<py::ssize_t>(r.members.size());
-  py::dict out;
-  out["method"] = to_string(r.method);
-  out["clusterer"] = to_string(r.clusterer);
-  if (r.clusterer == IonClusterer::hdbscan) {
-    py::dict tree;
-    tree["parent"] = to_numpy(std::move(r.condensed_tree.parent));
-    tree["child"] = to_numpy(std::move(r.condensed_tree.child));
-    tree["lambda_val"] = to_numpy(std::move(r.condensed_tree.lambda_val));
-    tree["child_size"] = to_numpy(std::move(r.condensed_tree.child_size));
-    out["condensed_tree"] = tree;
-    out["cluster_nodes"] = to_numpy(std::move(r.cluster_nodes));
-    out["probabilities"] = to_numpy(std::move(r.probabilities));
-  } else {
-    out["condensed_tree"] = py::none();
-    out["cluster_nodes"] = py::none();
-    out["probabilities"] = py::none();
-  }
-  out["labels"] = to_numpy(std::move(r.labels));
-  out["empty"] = to_numpy(std::move(r.empty)).attr("view")("bool");
-  out["mz"] = to_numpy(std::move(r.mz));
-  out["embedding"] = reshaped(std::move(r.embedding), {N, static_cast<py::ssize_t>(r.n_components)});
-  out["features"] = r.features.empty() ? py::object(py::none())
-                                       : py::object(reshaped(std::move(r.features), {N, static_cast<py::ssize_t>(r.n_features)}));
-  out["mask"] = reshaped(std::move(r.mask), {H, W}).attr("view")("bool");
-  out["cluster_mean_images"] = reshaped(std::move(r.cluster_mean_images), {K, H, W});
-  py::list members;
-  for (auto& m : r.members) members.append(to_numpy(std::vector<std::int64_t>(m.begin(), m.end())));
-  out["members"] = members;
-  out["eps"] = r.eps;
-  out["eps_auto"] = r.eps_auto;
-  out["k_distances"] = to_numpy(std::move(r.k_distances));
-  out["n_neighbors"] = r.n_neighbors;
-  out["timings"] = r.timings;
-  const auto& e = r.evaluation;
-  py::dict evaluation;
-  evaluation["n_clusters"] = e.n_clusters;
-  evaluation["noise_fraction"] = e.noise_fraction;
-  evaluation["silhouette"] = e.silhouette;
-  evaluation["isotope_pairs"] = e.isotope_pairs;
-  evaluation["isotope_pairs_clustered"] = e.isotope_pairs_clustered;
-  evaluation["isotope_coclustering"] = e.isotope_coclustering;
-  for (auto item : isotopes) evaluation[item.first] = item.second;
-  out["evaluation"] = evaluation;
-  return out;
+void bind_options(py::module_& m) {
+  using O = IonImageClusteringOptions;
+  py::class_<O> o(m, "IonImageClusteringOptions",
+                  "Options of the ion-image clustering pipeline (pipeline/ion_image_clustering.hpp); "
+                  "spatialembed.IonImageClustering fills them by name. Nested options are edited in place.");
+  o.def(py::init<>());
+  def_enum(o, "method", &O::method, &parse_ion_clustering_method, "'nn' (default: CNN features) or 'umap_only'.");
+  o.def_readwrite("preprocess", &O::preprocess, "Per-image PreprocessOptions before either method.")
+      .def_readwrite("umap", &O::umap, "UmapOptions; default_umap() unless set; seed and num_threads replaced by these.");
+  def_enum(o, "clusterer", &O::clusterer, &parse_ion_clusterer, "'dbscan' (default, the paper) or 'hdbscan'.");
+  o.def_readwrite("dbscan", &O::dbscan, "DbscanOptions in the UMAP space; eps used only when eps_auto is False.")
+      .def_readwrite("hdbscan", &O::hdbscan, "HdbscanOptions in the UMAP space (clusterer 'hdbscan').")
+      .def_readwrite("eps_auto", &O::eps_auto, "Choose eps as the knee of the k-distance curve. Default True.")
+      .def_readwrite("isotopes", &O::isotopes, "IsotopePairOptions of the isotope co-clustering score.")
+      .def_readwrite("seed", &O::seed, "Seed of every random choice (UMAP). Default 0.")
+      .def_readwrite("num_threads", &O::num_threads, "Threads for every stage; 0 = all cores.")
+      .def("validate", &O::validate, "Raises ValueError naming the field, its value and the allowed range.")
+      .def_static("default_umap", &O::default_umap,
+                  "umap-learn's defaults but n_components = 3 and min_dist = 0 (the pipeline's UMAP).");
 }
 
 // A read-only NumPy view of memory that `base` (a Python object) keeps alive.
@@ -137,14 +217,12 @@ py::array readonly_view(const py::dtype& dtype, std::vector<py::ssize_t> shape, 
   return view;
 }
 
-IonImageClusteringOptions preprocess_only(bool tic_normalize, double hotspot_quantile, std::size_t median_filter,
-                                          int num_threads, const py::object& progress) {
+// Options that only prepare: `preprocess` (its num_threads for every step) and progress.
+IonImageClusteringOptions preprocess_only(const PreprocessOptions& preprocess, const py::object& progress) {
   IonImageClusteringOptions o;
   o.method = IonClusteringMethod::umap_only;  // no features function needed to prepare
-  o.preprocess.tic_normalize = tic_normalize;
-  o.preprocess.hotspot_quantile = hotspot_quantile;
-  o.preprocess.median_filter = median_filter;
-  o.num_threads = num_threads;
+  o.preprocess = preprocess;
+  o.num_threads = preprocess.num_threads;
   o.progress = stage_progress(progress);
   return o;
 }
@@ -161,9 +239,9 @@ void bind_prepared(py::module_& m) {
                 "Preprocessed non-empty ion images owned by C++ (see spatialembed.PreparedIonImages).")
       .def_static(
           "from_png_dir",
-          [](const std::string& folder, bool tic_normalize, double hotspot_quantile, std::size_t median_filter,
-             int num_threads, const py::object& progress, const PngStackOptions& png) {
-            const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
+          [](const std::string& folder, const PreprocessOptions& preprocess, const py::object& progress,
+             const PngStackOptions& png) {
+            const auto o = preprocess_only(preprocess, progress);
             IonImageStack stack;
             {
               py::gil_scoped_release release;
@@ -171,16 +249,14 @@ void bind_prepared(py::module_& m) {
             }
             return prepared(o, std::move(stack));  // moved, never copied
           },
-          py::arg("folder"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
-          py::arg("num_threads"), py::arg("progress"), py::arg("png") = PngStackOptions{})
+          py::arg("folder"), py::arg("preprocess"), py::arg("progress") = py::none(), py::arg("png") = PngStackOptions{})
       .def_static(
           "from_imzml",
-          [](const ImzMLReader& reader, const CArray<double>& mz, double tolerance, const std::string& unit,
-             const std::string& aggregate, const std::string& normalization, bool tic_normalize,
-             double hotspot_quantile, std::size_t median_filter, int num_threads, const py::object& progress) {
-            const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
+          [](const ImzMLReader& reader, const CArray<double>& mz, const IonImageOptions& ion_images,
+             const PreprocessOptions& preprocess, const py::object& progress) {
+            const auto o = preprocess_only(preprocess, progress);
             std::vector<std::string> warnings;
-            const IonImageOptions cut = ion_image_options(tolerance, unit, aggregate, normalization, num_threads, warnings);
+            const IonImageOptions cut = ion_image_options(ion_images, warnings);
             SPATIALEMBED_CHECK(mz.ndim() == 1, InvalidArgument, "mz must be 1-D, got {} dimension(s)", mz.ndim());
             IonImageStack stack;
             {
@@ -189,23 +265,20 @@ void bind_prepared(py::module_& m) {
             }
             return py::make_tuple(prepared(o, std::move(stack)), warnings);  // moved, never copied
           },
-          py::arg("reader"), py::arg("mz"), py::arg("tolerance"), py::arg("unit"), py::arg("aggregate"),
-          py::arg("normalization"), py::arg("tic_normalize"), py::arg("hotspot_quantile"), py::arg("median_filter"),
-          py::arg("num_threads"), py::arg("progress"))
+          py::arg("reader"), py::arg("mz"), py::arg("ion_images"), py::arg("preprocess"), py::arg("progress") = py::none())
       .def_static(
           "from_arrays",
           [](const CArray<float>& images, const CArray<bool>& mask, const CArray<double>& mz, double pixel_size_x,
-             double pixel_size_y, std::int32_t origin_x, std::int32_t origin_y, bool tic_normalize,
-             double hotspot_quantile, std::size_t median_filter, int num_threads, const py::object& progress) {
-            const auto o = preprocess_only(tic_normalize, hotspot_quantile, median_filter, num_threads, progress);
+             double pixel_size_y, std::int32_t origin_x, std::int32_t origin_y, const PreprocessOptions& preprocess,
+             const py::object& progress) {
+            const auto o = preprocess_only(preprocess, progress);
             IonImageStack stack = stack_from_python(images, mask, mz);  // the one copy
             stack.pixel_size_x = pixel_size_x, stack.pixel_size_y = pixel_size_y;
             stack.origin_x = origin_x, stack.origin_y = origin_y;
             return prepared(o, std::move(stack));
           },
           py::arg("images"), py::arg("mask"), py::arg("mz"), py::arg("pixel_size_x"), py::arg("pixel_size_y"),
-          py::arg("origin_x"), py::arg("origin_y"), py::arg("tic_normalize"), py::arg("hotspot_quantile"),
-          py::arg("median_filter"), py::arg("num_threads"), py::arg("progress"))
+          py::arg("origin_x"), py::arg("origin_y"), py::arg("preprocess"), py::arg("progress") = py::none())
       .def_property_readonly("images",
                              [](py::object self) {
                                const auto& p = self.cast<const P&>();
@@ -245,14 +318,7 @@ void bind_prepared(py::module_& m) {
                              [](const P& p) { return to_numpy(std::vector<std::int64_t>(p.kept.begin(), p.kept.end())); })
       .def_property_readonly("pixel_size", [](const P& p) { return py::make_tuple(p.stack.pixel_size_x, p.stack.pixel_size_y); })
       .def_property_readonly("origin", [](const P& p) { return py::make_tuple(p.stack.origin_x, p.stack.origin_y); })
-      .def_property_readonly("preprocess",
-                             [](const P& p) {
-                               py::dict d;
-                               d["tic_normalize"] = p.preprocess.tic_normalize;
-                               d["hotspot_quantile"] = p.preprocess.hotspot_quantile;
-                               d["median_filter"] = p.preprocess.median_filter;
-                               return d;
-                             })
+      .def_readonly("preprocess", &P::preprocess, "The PreprocessOptions applied (num_threads aside).")
       .def_readonly("seconds", &P::seconds)
       .def_property_readonly("nbytes", [](const P& p) { return p.stack.images.size() * sizeof(float); });
 }
@@ -260,47 +326,26 @@ void bind_prepared(py::module_& m) {
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
+  bind_options(m);
+  bind_results(m);
   bind_prepared(m);
   m.def(
       "fit_prepared",
-      [](const PreparedIonImages& prepared, const std::string& method, bool tic_normalize, double hotspot_quantile,
-         std::size_t median_filter, UmapOptions umap, std::optional<double> eps, std::int64_t min_samples,
-         const std::string& dbscan_algorithm, double isotope_tolerance, const std::string& isotope_unit, int max_charge,
-         std::uint64_t seed, int num_threads, const py::object& features, const py::object& progress,
-         const std::string& clusterer, const HdbscanOptions& hdbscan) {
-        IonImageClusteringOptions o;
-        o.method = parse_ion_clustering_method(method);
-        o.clusterer = parse_ion_clusterer(clusterer);
-        o.hdbscan = hdbscan;
-        o.preprocess.tic_normalize = tic_normalize;
-        o.preprocess.hotspot_quantile = hotspot_quantile;
-        o.preprocess.median_filter = median_filter;
-        o.umap = std::move(umap);
-        o.eps_auto = !eps.has_value();
-        if (eps) o.dbscan.eps = *eps;
-        o.dbscan.min_samples = min_samples;
-        o.dbscan.algorithm = parse_dbscan_algorithm(dbscan_algorithm);
-        o.isotopes.tolerance = isotope_tolerance;
-        o.isotopes.unit = parse_tolerance_unit(isotope_unit);
-        o.isotopes.max_charge = max_charge;
-        o.seed = seed;
-        o.num_threads = num_threads;
-        if (!features.is_none()) o.features = python_features(features);
-        o.progress = stage_progress(progress);
-        const IonImageClustering pipeline(std::move(o));
-        IonImageClusteringResult result;
+      [](const PreparedIonImages& prepared, IonImageClusteringOptions options, const py::object& features,
+         const py::object& progress) {
+        if (!features.is_none()) options.features = python_features(features);
+        options.progress = stage_progress(progress);
+        const IonImageClustering pipeline(std::move(options));
+        auto result = std::make_unique<IonImageClusteringResult>();
         {
           py::gil_scoped_release release;
-          result = pipeline.fit_prepared(prepared);
+          *result = pipeline.fit_prepared(prepared);
         }
-        return result_to_python(std::move(result));
+        return result;
       },
-      py::arg("prepared"), py::arg("method"), py::arg("tic_normalize"), py::arg("hotspot_quantile"),
-      py::arg("median_filter"), py::arg("umap"), py::arg("eps"), py::arg("min_samples"), py::arg("dbscan_algorithm"),
-      py::arg("isotope_tolerance"), py::arg("isotope_unit"), py::arg("max_charge"), py::arg("seed"),
-      py::arg("num_threads"), py::arg("features"), py::arg("progress"), py::arg("clusterer") = "dbscan",
-      py::arg("hdbscan") = HdbscanOptions{},
-      "The ion-image clustering pipeline on prepared ion images (see spatialembed.IonImageClustering).");
+      py::arg("prepared"), py::arg("options"), py::arg("features") = py::none(), py::arg("progress") = py::none(),
+      "The ion-image clustering pipeline on prepared ion images (see spatialembed.IonImageClustering): "
+      "an IonImageClusteringResult.");
 }
 
 }  // namespace spatialembed::bindings

@@ -4,7 +4,10 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from . import _core
+from ._options import fill
 from ._validation import as_float32_matrix, as_sample_weight, num_threads
+
+_DBSCAN_DEFAULTS = _core.DbscanOptions()
 
 
 class DBSCAN(ClusterMixin, BaseEstimator):
@@ -59,7 +62,8 @@ class DBSCAN(ClusterMixin, BaseEstimator):
     array([ 0,  0,  0,  1,  1, -1], dtype=int32)
     """
 
-    def __init__(self, eps=0.5, *, min_samples=5, metric="euclidean", algorithm="auto", n_jobs=None):
+    def __init__(self, eps=_DBSCAN_DEFAULTS.eps, *, min_samples=_DBSCAN_DEFAULTS.min_samples,
+                 metric=_DBSCAN_DEFAULTS.metric, algorithm=_DBSCAN_DEFAULTS.algorithm, n_jobs=None):
         self.eps = eps
         self.min_samples = min_samples
         self.metric = metric
@@ -88,16 +92,17 @@ class DBSCAN(ClusterMixin, BaseEstimator):
             For eps <= 0, min_samples < 1, an unknown metric or algorithm, NaN/inf in X,
             X not 2-D, a sample_weight of the wrong length, or "grid" with > 4 features.
         """
-        if not np.isscalar(self.min_samples) or int(self.min_samples) != self.min_samples:
-            raise ValueError(f"min_samples must be an integer, got {self.min_samples!r}")
-        threads = num_threads(self.n_jobs)
-        if self.metric == "precomputed":
-            X, labels, core, n_clusters, algorithm = self._fit_precomputed(X, sample_weight, threads)
+        precomputed = self.metric == "precomputed"
+        options = fill(_core.DbscanOptions(), dict(
+            eps=self.eps, min_samples=self.min_samples, metric="euclidean" if precomputed else self.metric,
+            algorithm="auto" if precomputed else self.algorithm, num_threads=num_threads(self.n_jobs)))
+        options.validate()
+        if precomputed:
+            X, labels, core, n_clusters, algorithm = self._fit_precomputed(X, sample_weight, options)
         else:
             X = as_float32_matrix(X)
             weights = as_sample_weight(sample_weight, X.shape[0])
-            labels, core, n_clusters, algorithm = _core.dbscan(
-                X, float(self.eps), int(self.min_samples), str(self.metric), str(self.algorithm), threads, weights)
+            labels, core, n_clusters, algorithm = _core.dbscan(X, options, weights)
         self.labels_ = labels
         self.core_sample_indices_ = np.flatnonzero(core)
         self.components_ = X[self.core_sample_indices_].copy()
@@ -110,7 +115,7 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         """Cluster ``X`` and return ``labels_`` (see :meth:`fit`)."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def _fit_precomputed(self, X, sample_weight, threads):
+    def _fit_precomputed(self, X, sample_weight, options):
         if scipy.sparse.issparse(X):
             graph = scipy.sparse.csr_matrix(X)
             if graph.shape[0] != graph.shape[1]:
@@ -131,8 +136,7 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         n = graph.shape[0]
         labels, core, n_clusters, algorithm = _core.dbscan_graph(
             np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64),
-            np.asarray(distances, dtype=np.float64), n, float(self.eps), int(self.min_samples), threads,
-            as_sample_weight(sample_weight, n))
+            np.asarray(distances, dtype=np.float64), n, options, as_sample_weight(sample_weight, n))
         return graph, labels, core, n_clusters, algorithm
 
 
@@ -240,13 +244,7 @@ class HDBSCAN(ClusterMixin, BaseEstimator):
         values["min_samples"] = 0 if self.min_samples is None else self.min_samples
         values["max_cluster_size"] = 0 if self.max_cluster_size is None else self.max_cluster_size
         values["num_threads"] = num_threads(self.n_jobs)
-        for name, value in values.items():
-            try:
-                setattr(options, name, value)
-            except TypeError:
-                kind = type(getattr(options, name)).__name__
-                raise ValueError(f"{name} must be of type {kind}, got {value!r}") from None
-        return options
+        return fill(options, values)
 
     def fit(self, X, y=None):
         """Cluster ``X``.

@@ -1,5 +1,6 @@
 """UMAP with scikit-learn's interface."""
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -9,7 +10,23 @@ from sklearn.utils import check_random_state
 
 from . import _core
 from ._progress import ProgressBar
+from ._options import fill
 from ._validation import as_float32_matrix, num_threads
+
+_DEFAULTS = _core.UmapOptions()
+# Parameters that are C++ UmapOptions fields of the same name and meaning.
+_SAME_NAME = ("n_neighbors", "n_components", "min_dist", "spread", "learning_rate", "negative_sample_rate",
+              "repulsion_strength", "set_op_mix_ratio", "local_connectivity", "knn_method")
+
+
+def umap_params(options):
+    """The :class:`UMAP` parameters that give the C++ UmapOptions ``options`` (seed and
+    num_threads aside)."""
+    params = {name: getattr(options, name) for name in _SAME_NAME + ("metric", "init")}
+    params["n_epochs"] = options.n_epochs or None
+    if not np.isnan(options.a):
+        params.update(a=options.a, b=options.b)
+    return params
 
 
 class UMAP(TransformerMixin, BaseEstimator):
@@ -62,6 +79,9 @@ class UMAP(TransformerMixin, BaseEstimator):
         The fuzzy simplicial set.
     n_features_in_ : int
 
+    The model is the C++ ``UMAP`` (``spatialembed._core.UMAP``): :meth:`transform`, :meth:`save`,
+    :meth:`load` and pickling go through it. Defaults are the C++ ``UmapOptions``'.
+
     Raises
     ------
     ValueError
@@ -77,10 +97,13 @@ class UMAP(TransformerMixin, BaseEstimator):
     (1797, 3)
     """
 
-    def __init__(self, n_neighbors=15, n_components=2, metric="euclidean", *, min_dist=0.1, spread=1.0,
-                 n_epochs=None, learning_rate=1.0, init="spectral", negative_sample_rate=5, repulsion_strength=1.0,
-                 set_op_mix_ratio=1.0, local_connectivity=1.0, a=None, b=None, knn_method="auto",
-                 precomputed_knn=None, random_state=None, n_jobs=None, verbose=False):
+    def __init__(self, n_neighbors=_DEFAULTS.n_neighbors, n_components=_DEFAULTS.n_components,
+                 metric=_DEFAULTS.metric, *, min_dist=_DEFAULTS.min_dist, spread=_DEFAULTS.spread, n_epochs=None,
+                 learning_rate=_DEFAULTS.learning_rate, init=_DEFAULTS.init,
+                 negative_sample_rate=_DEFAULTS.negative_sample_rate, repulsion_strength=_DEFAULTS.repulsion_strength,
+                 set_op_mix_ratio=_DEFAULTS.set_op_mix_ratio, local_connectivity=_DEFAULTS.local_connectivity, a=None,
+                 b=None, knn_method=_DEFAULTS.knn_method, precomputed_knn=None, random_state=None, n_jobs=None,
+                 verbose=False):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.metric = metric
@@ -101,35 +124,26 @@ class UMAP(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _options(self, a=None, b=None):
-        for name in ("n_neighbors", "n_components"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.n_epochs is not None and (not isinstance(self.n_epochs, numbers.Integral) or self.n_epochs < 1):
-            raise ValueError(f"n_epochs must be a positive integer or None, got {self.n_epochs!r}")
-        options = _core.UmapOptions()
-        options.n_neighbors = int(self.n_neighbors)
-        options.n_components = int(self.n_components)
-        options.metric = "euclidean" if self.metric == "precomputed" else str(self.metric)
-        options.min_dist = float(self.min_dist)
-        options.spread = float(self.spread)
-        options.n_epochs = 0 if self.n_epochs is None else int(self.n_epochs)
-        options.learning_rate = float(self.learning_rate)
-        options.negative_sample_rate = float(self.negative_sample_rate)
-        options.repulsion_strength = float(self.repulsion_strength)
-        options.set_op_mix_ratio = float(self.set_op_mix_ratio)
-        options.local_connectivity = float(self.local_connectivity)
-        a = self.a if a is None else a
-        b = self.b if b is None else b
-        options.a = float("nan") if a is None else float(a)
-        options.b = float("nan") if b is None else float(b)
-        options.knn_method = str(self.knn_method)
-        options.num_threads = num_threads(self.n_jobs)
+    def _options(self):
+        """The C++ UmapOptions, filled by name; C++ ``validate()`` raises ValueError for bad values.
+        Parameters without a C++ twin map as: n_epochs None -> 0 (auto), a/b None -> NaN (fitted),
+        metric "precomputed" -> the distances are given, random_state -> seed, n_jobs -> num_threads."""
+        values = {name: getattr(self, name) for name in _SAME_NAME}
+        values["metric"] = "euclidean" if self.metric == "precomputed" else self.metric
+        values["n_epochs"] = 0 if self.n_epochs is None else self.n_epochs
+        values["a"] = float("nan") if self.a is None else self.a
+        values["b"] = float("nan") if self.b is None else self.b
+        values["num_threads"] = num_threads(self.n_jobs)
         if isinstance(self.random_state, numbers.Integral):
-            options.seed = int(self.random_state) % 2**64
+            values["seed"] = int(self.random_state) % 2**64
         else:
-            options.seed = int(check_random_state(self.random_state).randint(0, 2**63 - 1, dtype=np.int64))
+            values["seed"] = int(check_random_state(self.random_state).randint(0, 2**63 - 1, dtype=np.int64))
+        if isinstance(self.init, str):
+            values["init"] = self.init
+        options = fill(_core.UmapOptions(), values)
+        if not isinstance(self.init, str):
+            options.set_init_embedding(as_float32_matrix(self.init, "init"))
+        options.validate()
         return options
 
     def fit(self, X, y=None):
@@ -146,31 +160,31 @@ class UMAP(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        options = self._options()
-        if isinstance(self.init, str):
-            options.init = self.init
-        else:
-            options.set_init_embedding(as_float32_matrix(self.init, "init"))
+        model = _core.UMAP(self._options())
         progress = ProgressBar("UMAP epochs", "epoch") if self.verbose else None
         try:
             if self.metric == "precomputed" or self.precomputed_knn is not None:
-                data, result = self._fit_knn(X, options, progress)
+                indices, dists, data = self._knn(X)
+                model.fit_knn(indices, dists, data, progress)
             else:
-                data = as_float32_matrix(X)
-                result = _core.umap_fit(data, options, progress)
+                model.fit(as_float32_matrix(X), progress)
         finally:
             if progress is not None:
                 progress.close()
-        embedding, (indptr, indices, values, shape), self._a, self._b, self.n_epochs_, fell_back = result
-        self.embedding_ = embedding
-        self.graph_ = scipy.sparse.csr_matrix((values, indices, indptr), shape=shape)
+        self._model = model  # the C++ UMAP: transform, save, pickling (its own serialisation)
+        self._set_fitted(model)
         self.n_features_in_ = np.shape(X)[1]
-        self._raw_data = data  # for transform; None with precomputed distances
-        if fell_back:
+        if model.spectral_fell_back:
             warnings.warn("spectral initialisation failed; the layout started from random coordinates")
         return self
 
-    def _fit_knn(self, X, options, progress):
+    def _set_fitted(self, model):
+        self.embedding_ = model.embedding
+        indptr, indices, values, shape = model.graph
+        self.graph_ = scipy.sparse.csr_matrix((values, indices, indptr), shape=shape)
+        self.n_epochs_ = model.n_epochs
+
+    def _knn(self, X):
         if self.precomputed_knn is not None:
             indices, dists = self.precomputed_knn[:2]
             data = None if self.metric == "precomputed" or X is None else as_float32_matrix(X)
@@ -187,9 +201,7 @@ class UMAP(TransformerMixin, BaseEstimator):
             dists = np.take_along_axis(D, indices, axis=1)
             dists[:, 0] = 0.0
             data = None
-        indices = np.ascontiguousarray(indices, dtype=np.int32)
-        dists = np.ascontiguousarray(dists, dtype=np.float32)
-        return data, _core.umap_fit_knn(indices, dists, options, data, progress)
+        return np.ascontiguousarray(indices, dtype=np.int32), np.ascontiguousarray(dists, dtype=np.float32), data
 
     def fit_transform(self, X, y=None):
         """Fit and return ``embedding_``, of shape (n_samples, n_components), float32."""
@@ -208,7 +220,26 @@ class UMAP(TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "embedding_"):
             raise AttributeError("this UMAP instance is not fitted yet; call fit first")
-        if self._raw_data is None:
-            raise ValueError("transform needs the training data; it is unavailable with precomputed distances")
-        options = self._options(a=self._a, b=self._b)
-        return _core.umap_transform(self._raw_data, self.embedding_, as_float32_matrix(X), options)
+        self._model.options.num_threads = num_threads(self.n_jobs)
+        return self._model.transform(as_float32_matrix(X))
+
+    def save(self, path, *, overwrite=False):
+        """Write the fitted model (options, curve parameters, training data, embedding) to a
+        binary file that :meth:`load` and the C++ ``UMAP::load`` read. Refuses to overwrite an
+        existing file unless ``overwrite``. Raises OSError."""
+        if not hasattr(self, "_model"):
+            raise AttributeError("this UMAP instance is not fitted yet; call fit first")
+        self._model.save(os.fspath(path), bool(overwrite))
+
+    @classmethod
+    def load(cls, path):
+        """A fitted UMAP from :meth:`save` (or C++ ``UMAP::save``); ``graph_`` is not stored
+        (None). Raises OSError, or ValueError naming the file and byte offset when it is corrupt."""
+        model = _core.UMAP.load(os.fspath(path))
+        est = cls(**umap_params(model.options), random_state=model.options.seed)
+        est._model = model
+        est.embedding_ = model.embedding
+        est.graph_ = None
+        est.n_epochs_ = model.n_epochs
+        est.n_features_in_ = model.n_features
+        return est

@@ -5,13 +5,21 @@ arrays without copies where the memory allows. Errors: ``OSError`` for files tha
 opened or read, ``ValueError`` for malformed files (naming the file and the byte offset or
 XML element) and invalid arguments.
 """
-import numbers
 import warnings
 
 import numpy as np
 
 from . import _core
+from ._options import fields, fill
 from ._validation import num_threads, tolerance as parse_tolerance
+
+# The C++ defaults, read once from the bound options structs.
+_IMZML = _core.ImzMLOptions()
+_MEAN_SPECTRUM = _core.MeanSpectrumOptions()
+_PEAKS = _core.PeakPickingOptions()
+_ISOTOPES = _core.IsotopePairOptions()
+_ION_IMAGES = _core.IonImageOptions()
+_WRITER = _core.ImzMLWriterOptions()
 
 __all__ = ["ImzMLReader", "ImzMLWriter", "IonImageStack", "pick_peaks", "isotope_pairs", "peak_half_width_ppm",
            "match_mz"]
@@ -51,9 +59,10 @@ class ImzMLReader:
     ...     mean_mz, mean = reader.mean_spectrum()
     """
 
-    def __init__(self, path, ibd_path=None, *, check_uuid=True, verify_checksum=False):
-        self._reader = _core.ImzMLReader(str(path), "" if ibd_path is None else str(ibd_path),
-                                         bool(check_uuid), bool(verify_checksum))
+    def __init__(self, path, ibd_path=None, *, check_uuid=_IMZML.check_uuid, verify_checksum=_IMZML.verify_checksum):
+        options = fill(_core.ImzMLOptions(), dict(ibd_path="" if ibd_path is None else str(ibd_path),
+                                                  check_uuid=check_uuid, verify_checksum=verify_checksum))
+        self._reader = _core.ImzMLReader(str(path), options)
 
     def __enter__(self):
         return self
@@ -111,7 +120,8 @@ class ImzMLReader:
         """Hash the ``.ibd`` and compare with the XML's SHA-1/MD5; raises ValueError on mismatch."""
         self._r.verify_checksum()
 
-    def mean_spectrum(self, *, aggregate="mean", bin_ppm=5.0, normalization="none", n_jobs=None):
+    def mean_spectrum(self, *, aggregate=_MEAN_SPECTRUM.aggregate, bin_ppm=_MEAN_SPECTRUM.bin_ppm,
+                      normalization=_MEAN_SPECTRUM.normalization, n_jobs=None):
         """Mean (or max) spectrum over all pixels.
 
         Continuous mode: on the shared m/z axis. Processed mode: on geometric bins of
@@ -131,9 +141,12 @@ class ImzMLReader:
         -------
         mz, intensities : ndarray of shape (n_bins,), float64
         """
-        return self._r.mean_spectrum(aggregate, float(bin_ppm), normalization, num_threads(n_jobs))
+        options = fill(_core.MeanSpectrumOptions(), dict(aggregate=aggregate, bin_ppm=bin_ppm,
+                                                         normalization=normalization, num_threads=num_threads(n_jobs)))
+        return self._r.mean_spectrum(options)
 
-    def ion_images(self, mz, *, tol_ppm=None, tol_da=None, aggregate="sum", normalization="none", n_jobs=None):
+    def ion_images(self, mz, *, tol_ppm=None, tol_da=None, aggregate=_ION_IMAGES.aggregate,
+                   normalization=_ION_IMAGES.normalization, n_jobs=None):
         """Ion images of every m/z in ``mz`` in one pass; see :meth:`IonImageStack.from_imzml`."""
         return IonImageStack.from_imzml(self, mz, tol_ppm=tol_ppm, tol_da=tol_da, aggregate=aggregate,
                                         normalization=normalization, n_jobs=n_jobs)
@@ -157,11 +170,13 @@ class ImzMLWriter:
         32 hex digits; default random.
     """
 
-    def __init__(self, path, *, mode="processed", mz_dtype="float64", intensity_dtype="float32", centroid=False,
-                 pixel_size=None, uuid=""):
+    def __init__(self, path, *, mode=_WRITER.mode, mz_dtype=_WRITER.mz_type, intensity_dtype=_WRITER.intensity_type,
+                 centroid=_WRITER.centroid, pixel_size=None, uuid=_WRITER.uuid):
         px, py = (np.nan, np.nan) if pixel_size is None else np.broadcast_to(np.asarray(pixel_size, float), (2,))
-        self._writer = _core.ImzMLWriter(str(path), mode, np.dtype(mz_dtype).name, np.dtype(intensity_dtype).name,
-                                         bool(centroid), float(px), float(py), uuid)
+        options = fill(_core.ImzMLWriterOptions(), dict(
+            mode=mode, mz_type=np.dtype(mz_dtype).name, intensity_type=np.dtype(intensity_dtype).name,
+            centroid=centroid, pixel_size_x=float(px), pixel_size_y=float(py), uuid=uuid))
+        self._writer = _core.ImzMLWriter(str(path), options)
 
     def add_spectrum(self, coordinate, mz, intensities):
         """Append one spectrum at pixel ``coordinate`` = (x, y) or (x, y, z), 1-based."""
@@ -186,14 +201,35 @@ class ImzMLWriter:
     uuid = property(lambda self: self._writer.uuid)
 
 
+def ion_image_options(tol_ppm=None, tol_da=None, aggregate=_ION_IMAGES.aggregate,
+                      normalization=_ION_IMAGES.normalization, n_jobs=None):
+    """C++ ``IonImageOptions`` filled by name (tolerance in ppm or Da, at most one given; 10 ppm
+    by default); bad values raise ValueError naming the field (C++ ``validate()``)."""
+    tolerance, unit = parse_tolerance(tol_ppm, tol_da, default_ppm=_ION_IMAGES.tolerance)
+    options = fill(_core.IonImageOptions(), dict(tolerance=tolerance, unit=unit, aggregate=aggregate,
+                                                 normalization=normalization, num_threads=num_threads(n_jobs)))
+    options.validate()
+    return options
+
+
+def preprocess_options(n_jobs=None, **preprocess):
+    """C++ ``PreprocessOptions`` filled by name from any of its fields (``tic_normalize``,
+    ``hotspot_quantile``, ``median_filter``, ``scale``, …); the others keep their C++ defaults.
+    Bad values raise ValueError naming the field (C++ ``validate()``), unknown names TypeError."""
+    options = _core.PreprocessOptions()
+    unknown = sorted(set(preprocess) - set(fields(options)) - {"num_threads"})
+    if unknown:
+        raise TypeError(f"unknown preprocessing option(s) {unknown}; the options are {fields(options)}")
+    fill(options, dict(preprocess, num_threads=num_threads(n_jobs)))
+    options.validate()
+    return options
+
+
 def png_stack_options(max_image_pixels=None):
     """The C++ ``PngStackOptions``, its defaults kept where None; C++ validates."""
     options = _core.PngStackOptions()
     if max_image_pixels is not None:
-        if isinstance(max_image_pixels, bool) or not isinstance(max_image_pixels, numbers.Integral) \
-                or max_image_pixels < 1:
-            raise ValueError(f"max_image_pixels must be an integer >= 1, got {max_image_pixels!r}")
-        options.max_image_pixels = int(max_image_pixels)
+        fill(options, {"max_image_pixels": max_image_pixels})
     options.validate()
     return options
 
@@ -233,7 +269,8 @@ class IonImageStack:
         return stack
 
     @classmethod
-    def from_imzml(cls, path, mz, *, tol_ppm=None, tol_da=None, aggregate="sum", normalization="none", n_jobs=None):
+    def from_imzml(cls, path, mz, *, tol_ppm=None, tol_da=None, aggregate=_ION_IMAGES.aggregate,
+                   normalization=_ION_IMAGES.normalization, n_jobs=None):
         """Ion images of every m/z in ``mz``, built in one pass over the spectra.
 
         Pixel (x, y) of image k aggregates the intensities whose m/z lies in
@@ -253,11 +290,10 @@ class IonImageStack:
         n_jobs : int, optional
             Threads (None or -1 = all cores); the result does not depend on it.
         """
-        tolerance, unit = parse_tolerance(tol_ppm, tol_da)
+        options = ion_image_options(tol_ppm, tol_da, aggregate, normalization, n_jobs)
         reader = path if isinstance(path, ImzMLReader) else ImzMLReader(path)
         mz = np.ascontiguousarray(np.atleast_1d(np.asarray(mz, dtype=np.float64)))
-        result, messages = reader._r.ion_images(mz, float(tolerance), unit, aggregate, normalization,
-                                                num_threads(n_jobs))
+        result, messages = reader._r.ion_images(mz, options)
         stack = cls._from_core(result)
         for message in messages:
             warnings.warn(message, UserWarning, stacklevel=2)
@@ -301,12 +337,13 @@ class IonImageStack:
         """The ion images as a (n_images, n_measured) float32 matrix (one row per image)."""
         return np.ascontiguousarray(self.images[:, self.mask])
 
-    def preprocess(self, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, scale=True, n_jobs=None):
-        """A preprocessed copy: TIC normalisation of pixels (optional), hotspot clipping at
-        the quantile over measured pixels, median filter (odd window side, 0 = off), min-max
-        scaling of each image to [0, 1]. Unmeasured pixels stay 0."""
-        images = _core.preprocess(self.images, self.mask, bool(tic_normalize), float(hotspot_quantile),
-                                  int(median_filter), bool(scale), num_threads(n_jobs))
+    def preprocess(self, *, n_jobs=None, **preprocess):
+        """A preprocessed copy: TIC normalisation of pixels (``tic_normalize``, default False),
+        hotspot clipping at the quantile over measured pixels (``hotspot_quantile``, 0.99),
+        median filter (``median_filter``: odd window side, 0 = off), min-max scaling of each
+        image to [0, 1] (``scale``, True). Unmeasured pixels stay 0. Takes any field of the C++
+        ``PreprocessOptions`` by name (see :func:`preprocess_options`, docs/msi.md)."""
+        images = _core.preprocess(self.images, self.mask, preprocess_options(n_jobs, **preprocess))
         out = IonImageStack(images, self.mask.copy(), self.mz.copy(), pixel_size=self.pixel_size, origin=self.origin)
         return out
 
@@ -337,7 +374,7 @@ class IonImageStack:
         return fig
 
 
-def pick_peaks(mz, intensities, *, snr=3.0, half_window=20, top_n=0):
+def pick_peaks(mz, intensities, *, snr=_PEAKS.snr, half_window=_PEAKS.half_window, top_n=_PEAKS.top_n):
     """Peaks of a spectrum as R MALDIquant's ``detectPeaks(method="MAD")`` finds them.
 
     A point is a peak when it is the largest within ``half_window`` points on each side and
@@ -348,22 +385,23 @@ def pick_peaks(mz, intensities, *, snr=3.0, half_window=20, top_n=0):
     -------
     dict with ``mz``, ``intensities``, ``snr`` (float64), ``index`` (int64) in increasing m/z, and ``noise``.
     """
+    options = fill(_core.PeakPickingOptions(), dict(snr=snr, half_window=half_window, top_n=top_n))
     mz, y, s, index, noise = _core.pick_peaks(np.ascontiguousarray(mz, np.float64),
-                                              np.ascontiguousarray(intensities, np.float64),
-                                              float(snr), int(half_window), int(top_n))
+                                              np.ascontiguousarray(intensities, np.float64), options)
     return {"mz": mz, "intensities": y, "snr": s, "index": index, "noise": noise}
 
 
-def isotope_pairs(mz, *, tol_ppm=None, tol_da=None, max_charge=1, spacing=1.00336):
+def isotope_pairs(mz, *, tol_ppm=None, tol_da=None, max_charge=_ISOTOPES.max_charge, spacing=_ISOTOPES.spacing):
     """Pairs of m/z one isotope apart: |mz[j] - mz[i] - spacing/z| within the tolerance.
 
     Returns an (n_pairs, 2) int64 array of (lighter, heavier) indices into ``mz`` and the
     charge of each pair (int64). Used to judge ion-image clustering: isotopes of one
     molecule should share a cluster.
     """
-    tolerance, unit = parse_tolerance(tol_ppm, tol_da)
-    light, heavy, charge, _ = _core.isotope_pairs(np.ascontiguousarray(mz, np.float64), float(tolerance), unit,
-                                                  int(max_charge), float(spacing))
+    tolerance, unit = parse_tolerance(tol_ppm, tol_da, default_ppm=_ISOTOPES.tolerance)
+    options = fill(_core.IsotopePairOptions(), dict(tolerance=tolerance, unit=unit, max_charge=max_charge,
+                                                    spacing=spacing))
+    light, heavy, charge, _ = _core.isotope_pairs(np.ascontiguousarray(mz, np.float64), options)
     return np.stack([light, heavy], axis=1), charge
 
 

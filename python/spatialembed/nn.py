@@ -1,10 +1,15 @@
 """Pre-trained CNN backbones as feature extractors (``Embedder``), computed in C++ with LibTorch."""
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from . import _core
+from ._options import fill, struct_params, struct_values
 from ._validation import num_threads
+
+# The C++ defaults (EmbedderOptions is bound in _core: reading them does not load LibTorch).
+_DEFAULTS = _core.EmbedderOptions()
+# Parameters that are EmbedderOptions fields of the same name and meaning.
+_SAME_NAME = ("backbone", "device", "batch_size", "dtype", "logits", "mean", "std")
 
 __all__ = ["Embedder", "default_weights_path", "cuda_available", "has_nn", "reuse_freed_memory"]
 
@@ -66,6 +71,7 @@ def _nn():
     return module
 
 
+@struct_params(_core.PreprocessOptions, exclude=("num_threads", "tic_normalize"))
 class Embedder(TransformerMixin, BaseEstimator):
     """Images -> one feature vector each from an ImageNet CNN, global-average-pooled (the
     "NN-based" ion-image clustering of Zhang et al., Anal Bioanal Chem 413:2803, 2021).
@@ -133,9 +139,10 @@ class Embedder(TransformerMixin, BaseEstimator):
     >>> Y = make_pipeline(Embedder(), UMAP(n_components=3)).fit_transform(stack)
     """
 
-    def __init__(self, backbone="resnet50", weights=None, device="cpu", batch_size=32, n_jobs=None, *,
-                 dtype="float32", input_size=None, normalization=None, mean=(0.485, 0.456, 0.406),
-                 std=(0.229, 0.224, 0.225), logits=False, hotspot_quantile=0.99):
+    def __init__(self, backbone=_DEFAULTS.backbone, weights=None, device=_DEFAULTS.device,
+                 batch_size=_DEFAULTS.batch_size, n_jobs=None, *, dtype=_DEFAULTS.dtype, input_size=None,
+                 normalization=None, mean=tuple(_DEFAULTS.mean), std=tuple(_DEFAULTS.std), logits=_DEFAULTS.logits,
+                 hotspot_quantile=_DEFAULTS.preprocess.hotspot_quantile):
         self.backbone = backbone
         self.weights = weights
         self.device = device
@@ -157,21 +164,23 @@ class Embedder(TransformerMixin, BaseEstimator):
         module = _nn()
         key = self._key()
         if getattr(self, "_cache", None) is None or self._cache[0] != key:
-            if not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1:
-                raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-            if self.input_size is not None and (not isinstance(self.input_size, numbers.Integral) or self.input_size < 1):
-                raise ValueError(f"input_size must be a positive integer or None, got {self.input_size!r}")
-            mean = tuple(float(v) for v in self.mean)
-            std = tuple(float(v) for v in self.std)
-            if len(mean) != 3 or len(std) != 3:
-                raise ValueError(f"mean and std must have 3 values (R, G, B), got {len(mean)} and {len(std)}")
-            net = module.Embedder(str(self.backbone), "" if self.weights is None else str(self.weights), str(self.device),
-                                 int(self.batch_size), num_threads(self.n_jobs), str(self.dtype), False,
-                                 0 if self.input_size is None else int(self.input_size),
-                                 "" if self.normalization is None else str(self.normalization), mean, std,
-                                 bool(self.logits), float(self.hotspot_quantile), 0, True)
-            self._cache = (key, net)
+            self._cache = (key, module.Embedder(self._options()))
         return self._cache[1]
+
+    def _options(self):
+        """The C++ EmbedderOptions, filled by name; C++ ``validate()`` raises ValueError for bad
+        values. None maps to the C++ "automatic" value: weights "", input_size 0, normalization ""."""
+        options = _core.EmbedderOptions()
+        values = {name: getattr(self, name) for name in _SAME_NAME}
+        values.update(weights="" if self.weights is None else str(self.weights),
+                      input_size=0 if self.input_size is None else self.input_size,
+                      normalization="" if self.normalization is None else self.normalization,
+                      num_threads=num_threads(self.n_jobs))
+        fill(options, values)
+        fill(options.preprocess, struct_values(self, _core.PreprocessOptions, exclude=("num_threads",)),
+             prefix="preprocess.")
+        options.validate()
+        return options
 
     def __getstate__(self):
         state = dict(self.__dict__)

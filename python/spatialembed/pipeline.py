@@ -7,24 +7,24 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, clone
 
 from . import _core
+from ._options import fields, fill, struct_params, struct_values, to_dict
 from ._result import IonImageClusteringResult
-from ._validation import num_threads, tolerance as parse_tolerance
+from ._validation import num_threads
 from .cluster import HDBSCAN
-from .manifold import UMAP
-from .msi import IonImageStack, png_stack_options
+from .manifold import UMAP, umap_params
+from .msi import IonImageStack, ion_image_options, png_stack_options, preprocess_options
 
 __all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"]
 
-METHODS = ("nn", "umap_only")
+_DEFAULTS = _core.IonImageClusteringOptions()  # the C++ defaults, read once
+_PREPROCESS_DEFAULTS = _core.PreprocessOptions()
+_ION_IMAGES = _core.IonImageOptions()
 
 
 def default_umap():
-    """The UMAP the pipelines use unless given one: 3-D (as Zhang et al. 2021) and
-    ``min_dist=0`` (tight clusters, as umap-learn's documentation advises for clustering)."""
-    return UMAP(n_components=3, min_dist=0.0)
-
-
-_PREPROCESS = ("tic_normalize", "hotspot_quantile", "median_filter")
+    """The UMAP the pipelines use unless given one: C++ ``IonImageClusteringOptions::default_umap()``
+    (3-D as Zhang et al. 2021, ``min_dist=0`` for tight clusters)."""
+    return UMAP(**umap_params(_core.IonImageClusteringOptions.default_umap()))
 
 
 class PreparedIonImages:
@@ -44,8 +44,10 @@ class PreparedIonImages:
     ----------
     X : IonImageStack or array-like of shape (n_images, height, width)
         An array is taken as every pixel measured, m/z = 0, 1, 2, ….
-    tic_normalize, hotspot_quantile, median_filter
-        As :class:`IonImageClustering`'s; a run checks that its own are the same.
+    **preprocess
+        Any field of the C++ ``PreprocessOptions`` by name (``tic_normalize``,
+        ``hotspot_quantile``, ``median_filter``, ``scale``; defaults from C++), as
+        :class:`IonImageClustering`'s; a run checks that its own are the same.
     n_jobs : int, optional
     progress : callable (stage, done, total), optional
 
@@ -64,7 +66,7 @@ class PreparedIonImages:
     mask : ndarray of shape (height, width), bool, read-only
     pixel_size, origin : tuple
     preprocess : dict
-        The preprocessing applied.
+        The preprocessing applied: every PreprocessOptions field but num_threads.
     seconds : float
         Wall time of the preparation.
     nbytes : int
@@ -78,41 +80,39 @@ class PreparedIonImages:
         (from_png_dir) the folder cannot be read.
     """
 
-    def __init__(self, X, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, n_jobs=None,
-                 progress=None):
+    def __init__(self, X, *, n_jobs=None, progress=None, **preprocess):
         if isinstance(X, _core.PreparedIonImages):
             self._p = X
             return
+        options = preprocess_options(n_jobs, **preprocess)
         stack = X if isinstance(X, IonImageStack) else IonImageStack(np.asarray(X, dtype=np.float32))
         (px, py), (ox, oy) = stack.pixel_size, stack.origin
         self._p = _core.PreparedIonImages.from_arrays(
-            stack.images, stack.mask, stack.mz, float(px), float(py), int(ox), int(oy), bool(tic_normalize),
-            float(hotspot_quantile), int(median_filter), num_threads(n_jobs), progress)
+            stack.images, stack.mask, stack.mz, float(px), float(py), int(ox), int(oy), options, progress)
 
     @classmethod
-    def from_png_dir(cls, path, *, tic_normalize=False, hotspot_quantile=0.99, median_filter=0, n_jobs=None,
-                     progress=None, max_image_pixels=None):
+    def from_png_dir(cls, path, *, n_jobs=None, progress=None, max_image_pixels=None, **preprocess):
         """Read a folder of ``<m/z>.png`` ion images (as :meth:`IonImageStack.from_png_dir`,
         with its ``max_image_pixels``) and prepare them, in C++ and without a second copy:
         peak memory ≈ the stack (n_images × height × width × 4 bytes) plus O(n_images + height·width)."""
-        return cls(_core.PreparedIonImages.from_png_dir(os.fspath(path), bool(tic_normalize), float(hotspot_quantile),
-                                                        int(median_filter), num_threads(n_jobs), progress,
+        options = preprocess_options(n_jobs, **preprocess)
+        return cls(_core.PreparedIonImages.from_png_dir(os.fspath(path), options, progress,
                                                         png_stack_options(max_image_pixels)))
 
     @classmethod
-    def from_imzml(cls, reader, mz, *, tol_ppm=None, tol_da=None, aggregate="sum", normalization="none",
-                   tic_normalize=False, hotspot_quantile=0.99, median_filter=0, n_jobs=None, progress=None):
+    def from_imzml(cls, reader, mz, *, tol_ppm=None, tol_da=None, aggregate=_ION_IMAGES.aggregate,
+                   normalization=_ION_IMAGES.normalization,
+                   n_jobs=None, progress=None, **preprocess):
         """Cut the ion images of ``mz`` from an imzML dataset (as :meth:`IonImageStack.from_imzml`)
         and prepare them, in C++ and without a second copy: peak memory ≈ the stack plus one
         spectrum per thread. ``reader`` is an :class:`ImzMLReader` or a path. An m/z outside
         the data gives an empty image and a ``UserWarning``."""
         from .msi import ImzMLReader
-        tolerance, unit = parse_tolerance(tol_ppm, tol_da)
+        options = preprocess_options(n_jobs, **preprocess)
+        cut = ion_image_options(tol_ppm, tol_da, aggregate, normalization, n_jobs)
         reader = reader if isinstance(reader, ImzMLReader) else ImzMLReader(reader)
         mz = np.ascontiguousarray(np.atleast_1d(np.asarray(mz, dtype=np.float64)))
-        core, messages = _core.PreparedIonImages.from_imzml(
-            reader._r, mz, float(tolerance), unit, str(aggregate), str(normalization), bool(tic_normalize),
-            float(hotspot_quantile), int(median_filter), num_threads(n_jobs), progress)
+        core, messages = _core.PreparedIonImages.from_imzml(reader._r, mz, cut, options, progress)
         for message in messages:
             warnings.warn(message, UserWarning, stacklevel=2)
         return cls(core)
@@ -125,7 +125,7 @@ class PreparedIonImages:
     kept = property(lambda self: self._p.kept)
     pixel_size = property(lambda self: self._p.pixel_size)
     origin = property(lambda self: self._p.origin)
-    preprocess = property(lambda self: self._p.preprocess)
+    preprocess = property(lambda self: to_dict(self._p.preprocess, exclude=("num_threads",)))
     seconds = property(lambda self: self._p.seconds)
     nbytes = property(lambda self: self._p.nbytes)
 
@@ -159,6 +159,7 @@ class PreparedIonImages:
                 f"{self.nbytes / 2**30:.2f} GiB)")
 
 
+@struct_params(_core.PreprocessOptions, exclude=("num_threads",))
 class IonImageClustering(ClusterMixin, BaseEstimator):
     """Groups the ion images of one MSI section by shared spatial structure.
 
@@ -204,6 +205,9 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         Clip each ion image at this quantile of its measured pixels (1 = off).
     median_filter : int, default=0
         Side of a median filter applied to each image (odd >= 3; 0 = off).
+    scale : bool, default=True
+        Min-max scale each image to [0, 1]. This and every other field of the C++
+        ``PreprocessOptions`` (docs/msi.md) is a keyword parameter, with the C++ default.
     isotope_tolerance : float, default=10.0
         Tolerance of the isotope spacing (1.00336 Da) when pairing ion images for the
         isotope co-clustering score, in ``isotope_unit``.
@@ -226,10 +230,13 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     embedding_ : ndarray of shape (n_images, 3), float32
     features_ : ndarray of shape (n_images, D), float32, or None (umap_only)
 
+    Every default is the C++ ``IonImageClusteringOptions``' (read from the bound struct); every
+    check is C++ ``validate()``'s.
+
     Raises
     ------
     ValueError
-        Invalid parameters; NaN/inf in a measured pixel; no non-empty ion image; fewer
+        Invalid parameters (naming the field); NaN/inf in a measured pixel; no non-empty ion image; fewer
         non-empty ion images than UMAP's ``n_neighbors`` needs.
     OSError
         Missing CNN weights (the message says how to fetch them).
@@ -242,10 +249,13 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     >>> model.result_.evaluation["n_clusters"], model.result_.params["eps"]
     """
 
-    def __init__(self, method="nn", *, embedder=None, umap=None, clusterer="dbscan", hdbscan=None, eps=None,
-                 min_samples=5, dbscan_algorithm="auto", tic_normalize=False, hotspot_quantile=0.99, median_filter=0,
-                 isotope_tolerance=10.0, isotope_unit="ppm", max_charge=1, random_state=0, n_jobs=None,
-                 verbose=False):
+    def __init__(self, method=_DEFAULTS.method, *, embedder=None, umap=None, clusterer=_DEFAULTS.clusterer,
+                 hdbscan=None, eps=None, min_samples=_DEFAULTS.dbscan.min_samples,
+                 dbscan_algorithm=_DEFAULTS.dbscan.algorithm, tic_normalize=_PREPROCESS_DEFAULTS.tic_normalize,
+                 hotspot_quantile=_PREPROCESS_DEFAULTS.hotspot_quantile,
+                 median_filter=_PREPROCESS_DEFAULTS.median_filter, isotope_tolerance=_DEFAULTS.isotopes.tolerance,
+                 isotope_unit=_DEFAULTS.isotopes.unit, max_charge=_DEFAULTS.isotopes.max_charge,
+                 random_state=_DEFAULTS.seed, n_jobs=None, verbose=False):
         self.method = method
         self.clusterer = clusterer
         self.hdbscan = hdbscan
@@ -264,15 +274,24 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _check_params(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if not isinstance(self.min_samples, numbers.Integral) or self.min_samples < 1:
-            raise ValueError(f"min_samples must be a positive integer, got {self.min_samples!r}")
-        if self.eps is not None and not (isinstance(self.eps, numbers.Real) and self.eps > 0):
-            raise ValueError(f"eps must be a positive number or None (automatic), got {self.eps!r}")
-        if not isinstance(self.random_state, numbers.Integral):
-            raise ValueError(f"random_state must be an integer seed, got {self.random_state!r}")
+    def _preprocess(self):
+        """This estimator's C++ PreprocessOptions: one parameter per field (num_threads from n_jobs)."""
+        return preprocess_options(self.n_jobs, **struct_values(self, _core.PreprocessOptions, exclude=("num_threads",)))
+
+    def _options(self):
+        """The C++ IonImageClusteringOptions, filled by name (checks are C++ ``validate()``'s)."""
+        o = _core.IonImageClusteringOptions()
+        seed = self.random_state % 2**64 if isinstance(self.random_state, numbers.Integral) else self.random_state
+        fill(o, dict(method=self.method, clusterer=self.clusterer, eps_auto=self.eps is None, seed=seed,
+                     num_threads=num_threads(self.n_jobs)))
+        o.preprocess = self._preprocess()
+        o.umap = self._umap_options()
+        fill(o.dbscan, dict(min_samples=self.min_samples, algorithm=self.dbscan_algorithm,
+                            **({} if self.eps is None else {"eps": self.eps})), prefix="dbscan.")
+        o.hdbscan = self._hdbscan_options()
+        fill(o.isotopes, dict(tolerance=self.isotope_tolerance, unit=self.isotope_unit, max_charge=self.max_charge),
+             prefix="isotope ")
+        return o
 
     def _umap_options(self):
         umap = default_umap() if self.umap is None else self.umap
@@ -281,9 +300,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         if umap.metric == "precomputed" or not isinstance(umap.init, str):
             raise ValueError("umap: the pipeline computes its own input; metric='precomputed' and array init "
                              "are not available here")
-        options = umap._options()
-        options.init = umap.init
-        return options
+        return umap._options()
 
     def _hdbscan_options(self):
         hdbscan = HDBSCAN() if self.hdbscan is None else self.hdbscan
@@ -302,7 +319,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     def prepare(self, X):
         """Preprocess ``X`` once with this estimator's preprocessing (see
         :class:`PreparedIonImages`), for :meth:`fit` of any number of estimators with the same
-        ``tic_normalize``, ``hotspot_quantile`` and ``median_filter``.
+        preprocessing parameters (``tic_normalize``, ``hotspot_quantile``, ``median_filter``, ``scale``).
 
         Parameters
         ----------
@@ -312,26 +329,27 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         Returns
         -------
         PreparedIonImages
+
+        Raises
+        ------
+        ValueError
+            ``X`` is a PreparedIonImages made with other preprocessing (C++ ``same_preprocessing``).
         """
+        mine = self._preprocess()
         if isinstance(X, PreparedIonImages):
-            self._check_prepared(X)
+            used = X._p.preprocess
+            if not used.same_preprocessing(mine):
+                raise ValueError(f"the ion images were prepared with {used.describe()}; this estimator preprocesses "
+                                 f"with {mine.describe()}: prepare them with its prepare()")
             return X
-        options = dict(tic_normalize=bool(self.tic_normalize), hotspot_quantile=float(self.hotspot_quantile),
-                       median_filter=int(self.median_filter), n_jobs=self.n_jobs)
         with _StageBars(self.verbose) as bars:
             progress = bars.update if self.verbose else None
             if isinstance(X, (str, os.PathLike)):
-                return PreparedIonImages.from_png_dir(X, progress=progress, **options)
-            return PreparedIonImages(X, progress=progress, **options)
-
-    def _check_prepared(self, prepared):
-        used = prepared.preprocess
-        mine = {name: getattr(self, name) for name in _PREPROCESS}
-        if (bool(used["tic_normalize"]) != bool(mine["tic_normalize"])
-                or float(used["hotspot_quantile"]) != float(mine["hotspot_quantile"])
-                or int(used["median_filter"]) != int(mine["median_filter"])):
-            raise ValueError(f"the ion images were prepared with {used}; this estimator preprocesses with {mine}: "
-                             "prepare them with its prepare()")
+                return PreparedIonImages(_core.PreparedIonImages.from_png_dir(os.fspath(X), mine, progress))
+            stack = X if isinstance(X, IonImageStack) else IonImageStack(np.asarray(X, dtype=np.float32))
+            (px, py), (ox, oy) = stack.pixel_size, stack.origin
+            return PreparedIonImages(_core.PreparedIonImages.from_arrays(
+                stack.images, stack.mask, stack.mz, float(px), float(py), int(ox), int(oy), mine, progress))
 
     def fit(self, X, y=None):
         """Cluster the ion images of ``X``.
@@ -348,16 +366,10 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
-        umap = self._umap_options()
+        options = self._options()
         prepared = self.prepare(X)
         with _StageBars(self.verbose) as bars:
-            raw = _core.fit_prepared(
-                prepared._p, self.method, bool(self.tic_normalize), float(self.hotspot_quantile),
-                int(self.median_filter), umap, None if self.eps is None else float(self.eps),
-                int(self.min_samples), str(self.dbscan_algorithm), float(self.isotope_tolerance), str(self.isotope_unit),
-                int(self.max_charge), int(self.random_state) % 2**64, num_threads(self.n_jobs), self._features(),
-                bars.update if self.verbose else None, str(self.clusterer), self._hdbscan_options())
+            raw = _core.fit_prepared(prepared._p, options, self._features(), bars.update if self.verbose else None)
         self.result_ = self._result(raw)
         self.labels_ = self.result_.labels
         self.embedding_ = self.result_.embedding
@@ -372,31 +384,33 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ("embedder", "umap", "hdbscan")}
         umap = default_umap() if self.umap is None else self.umap
         params.update({f"umap__{k}": v for k, v in umap.get_params().items() if k not in ("random_state", "n_jobs")})
-        params["umap__n_neighbors"] = raw["n_neighbors"]
+        params["umap__n_neighbors"] = raw.n_neighbors
         if self.method == "nn":
             from .nn import Embedder
             embedder = Embedder() if self.embedder is None else self.embedder
             params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k != "hotspot_quantile"})
         condensed = None
-        if raw["clusterer"] == "hdbscan":
+        if raw.clusterer == "hdbscan":
             hdbscan = HDBSCAN() if self.hdbscan is None else self.hdbscan
             params.update({f"hdbscan__{k}": v for k, v in hdbscan.get_params().items() if k not in ("n_jobs", "metric")})
             for name in ("eps", "min_samples", "dbscan_algorithm"):
                 params.pop(name, None)
-            tree = raw["condensed_tree"]
-            condensed = np.empty(len(tree["parent"]), dtype=[("parent", np.int64), ("child", np.int64),
+            tree = raw.condensed_tree
+            condensed = np.empty(len(tree), dtype=[("parent", np.int64), ("child", np.int64),
                                                             ("lambda_val", np.float64), ("child_size", np.int64)])
             for name in condensed.dtype.names:
-                condensed[name] = tree[name]
+                condensed[name] = getattr(tree, name)
         else:
-            params.update(eps=raw["eps"], eps_auto=raw["eps_auto"])
+            params.update(eps=raw.eps, eps_auto=raw.eps_auto)
+        evaluation = {name: getattr(raw.evaluation, name) for name in fields(raw.evaluation)}
+        evaluation["isotope_pair_mz"] = raw.mz[evaluation["isotope_pair_index"]]  # (n_pairs, 2), as the report shows
         return IonImageClusteringResult(
-            method=raw["method"], mz=raw["mz"], labels=raw["labels"].astype(np.int64), empty=raw["empty"],
-            embedding=raw["embedding"], features=raw["features"], mask=raw["mask"],
-            cluster_mean_images=raw["cluster_mean_images"], members=list(raw["members"]), params=params,
-            timings=dict(raw["timings"]), evaluation=dict(raw["evaluation"], k_distances=raw["k_distances"]),
-            clusterer=raw["clusterer"], probabilities=raw["probabilities"], condensed_tree=condensed,
-            cluster_nodes=raw["cluster_nodes"])
+            method=raw.method, mz=raw.mz, labels=raw.labels.astype(np.int64), empty=raw.empty,
+            embedding=raw.embedding, features=raw.features, mask=raw.mask,
+            cluster_mean_images=raw.cluster_mean_images, members=list(raw.members), params=params,
+            timings=dict(raw.timings), evaluation=dict(evaluation, k_distances=raw.k_distances),
+            clusterer=raw.clusterer, probabilities=raw.probabilities, condensed_tree=condensed,
+            cluster_nodes=raw.cluster_nodes)
 
 
 class _StageBars:

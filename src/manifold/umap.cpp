@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "manifold/layout.hpp"
 #include "manifold/pca.hpp"
@@ -142,9 +143,35 @@ UmapInit parse_umap_init(const std::string& name) {
   detail::raise<InvalidArgument>("init must be 'spectral', 'pca', 'random' or an array, got '{}'", name);
 }
 
+const char* to_string(UmapInit init) {
+  switch (init) {
+    case UmapInit::spectral: return "spectral";
+    case UmapInit::pca: return "pca";
+    case UmapInit::random: return "random";
+    case UmapInit::user: return "user";
+  }
+  return "?";
+}
+
+KnnMethod parse_knn_method(const std::string& name) {
+  if (name == "auto") return KnnMethod::automatic;
+  if (name == "exact") return KnnMethod::exact;
+  if (name == "nn_descent") return KnnMethod::nn_descent;
+  detail::raise<InvalidArgument>("knn_method must be 'auto', 'exact' or 'nn_descent', got '{}'", name);
+}
+
+const char* to_string(KnnMethod method) {
+  switch (method) {
+    case KnnMethod::automatic: return "auto";
+    case KnnMethod::exact: return "exact";
+    case KnnMethod::nn_descent: return "nn_descent";
+  }
+  return "?";
+}
+
 void UmapOptions::validate() const {
   SPATIALEMBED_CHECK(n_neighbors >= 2, InvalidArgument, "n_neighbors must be >= 2, got {}", n_neighbors);
-  SPATIALEMBED_CHECK(n_components >= 1, InvalidArgument, "n_components must be >= 1, got {}", n_components);
+  SPATIALEMBED_CHECK(n_components >= 1, InvalidArgument, "n_components must be a positive integer (>= 1), got {}", n_components);
   SPATIALEMBED_CHECK(std::isfinite(spread) && spread > 0, InvalidArgument, "spread must be > 0, got {}", spread);
   SPATIALEMBED_CHECK(std::isfinite(min_dist) && min_dist >= 0 && min_dist <= spread, InvalidArgument,
                      "min_dist must be in [0, spread = {}], got {}", spread, min_dist);
@@ -271,8 +298,17 @@ const std::vector<float>& UMAP::fit(ConstMatrixF X) {
   return result_.embedding;
 }
 
+const std::vector<float>& UMAP::fit(const KnnGraph& knn, ConstMatrixF data) {
+  result_ = umap_fit(knn, options_, data);
+  data_.assign(data.data, data.data + data.size());
+  n_features_ = data.empty() ? 0 : data.cols;
+  return result_.embedding;
+}
+
 std::vector<float> UMAP::transform(ConstMatrixF Y) const {
   SPATIALEMBED_CHECK(result_.n > 0, Error, "UMAP.transform called before fit");
+  SPATIALEMBED_CHECK(n_features_ > 0, InvalidArgument,
+                     "transform needs the training data; it is unavailable with precomputed distances");
   UmapOptions options = options_;
   options.a = result_.ab.a;
   options.b = result_.ab.b;
@@ -285,7 +321,7 @@ constexpr char kMagic[8] = {'S', 'E', 'U', 'M', 'A', 'P', '0', '1'};
 
 class Writer {
  public:
-  explicit Writer(std::ofstream& out) : out_(out) {}
+  explicit Writer(std::ostream& out) : out_(out) {}
   template <class T>
   void value(T v) { out_.write(reinterpret_cast<const char*>(&v), sizeof(T)); }
   template <class T>
@@ -295,12 +331,12 @@ class Writer {
   }
 
  private:
-  std::ofstream& out_;
+  std::ostream& out_;
 };
 
 class Reader {
  public:
-  Reader(std::ifstream& in, std::string path, std::uint64_t size) : in_(in), path_(std::move(path)), size_(size) {}
+  Reader(std::istream& in, std::string path, std::uint64_t size) : in_(in), path_(std::move(path)), size_(size) {}
   template <class T>
   T value() {
     T v{};
@@ -325,7 +361,7 @@ class Reader {
   std::uint64_t offset() const { return offset_; }
 
  private:
-  std::ifstream& in_;
+  std::istream& in_;
   std::string path_;
   std::uint64_t size_;
   std::uint64_t offset_ = 0;
@@ -339,6 +375,23 @@ void UMAP::save(const std::string& path, bool overwrite) const {
                      "{} exists; pass overwrite = true to replace it", path);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   SPATIALEMBED_CHECK(out.good(), IOError, "cannot open {} for writing", path);
+  write(out);
+  SPATIALEMBED_CHECK(out.good(), IOError, "writing {} failed", path);
+}
+
+std::string UMAP::to_bytes() const {
+  SPATIALEMBED_CHECK(result_.n > 0, Error, "UMAP.to_bytes called before fit");
+  std::ostringstream out(std::ios::binary);
+  write(out);
+  return out.str();
+}
+
+UMAP UMAP::from_bytes(const std::string& bytes, const std::string& name) {
+  std::istringstream in(bytes, std::ios::binary);
+  return read(in, name, bytes.size());
+}
+
+void UMAP::write(std::ostream& out) const {
   Writer w(out);
   out.write(kMagic, sizeof(kMagic));
   const auto& o = options_;
@@ -354,7 +407,6 @@ void UMAP::save(const std::string& path, bool overwrite) const {
   }
   w.array(data_);
   w.array(result_.embedding);
-  SPATIALEMBED_CHECK(out.good(), IOError, "writing {} failed", path);
 }
 
 UMAP UMAP::load(const std::string& path) {
@@ -363,6 +415,10 @@ UMAP UMAP::load(const std::string& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   SPATIALEMBED_CHECK(!ec, IOError, "cannot read the size of {}: {}", path, ec.message());
+  return read(in, path, size);
+}
+
+UMAP UMAP::read(std::istream& in, const std::string& path, std::uint64_t size) {
   Reader r(in, path, size);
   char magic[sizeof(kMagic)];
   r.read(magic, sizeof(magic));

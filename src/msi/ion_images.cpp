@@ -34,6 +34,19 @@ SpectrumNormalization parse_spectrum_normalization(const std::string& name) {
   throw InvalidArgument(fmt::format("normalization must be \"none\", \"tic\" or \"rms\", got \"{}\"", name));
 }
 
+const char* to_string(ToleranceUnit unit) { return unit == ToleranceUnit::ppm ? "ppm" : "da"; }
+
+const char* to_string(WindowAggregate aggregate) { return aggregate == WindowAggregate::sum ? "sum" : "max"; }
+
+const char* to_string(SpectrumNormalization normalization) {
+  switch (normalization) {
+    case SpectrumNormalization::none: return "none";
+    case SpectrumNormalization::tic: return "tic";
+    case SpectrumNormalization::rms: return "rms";
+  }
+  return "?";
+}
+
 void IonImageOptions::validate() const {
   SPATIALEMBED_CHECK(std::isfinite(tolerance) && tolerance > 0, InvalidArgument,
                      "tolerance must be a finite number > 0 ({}), got {}", unit == ToleranceUnit::ppm ? "ppm" : "Da",

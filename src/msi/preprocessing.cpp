@@ -16,6 +16,23 @@ void PreprocessOptions::validate() const {
   SPATIALEMBED_CHECK(num_threads >= 0, InvalidArgument, "num_threads must be >= 0, got {}", num_threads);
 }
 
+std::string PreprocessOptions::describe() const {
+  std::string out;
+  for_each_field([&](const char* name, auto member, const char*) {
+    if (std::string(name) == "num_threads") return;
+    out += fmt::format("{}{} = {}", out.empty() ? "" : ", ", name, this->*member);
+  });
+  return out;
+}
+
+bool same_preprocessing(const PreprocessOptions& a, const PreprocessOptions& b) {
+  bool same = true;
+  PreprocessOptions::for_each_field([&](const char* name, auto member, const char*) {
+    if (std::string(name) != "num_threads") same = same && a.*member == b.*member;
+  });
+  return same;
+}
+
 namespace {
 
 std::vector<std::size_t> measured_pixels(const IonImageStack& stack) {

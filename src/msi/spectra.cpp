@@ -10,6 +10,14 @@
 
 namespace spatialembed {
 
+SpectrumAggregate parse_spectrum_aggregate(const std::string& name) {
+  if (name == "mean") return SpectrumAggregate::mean;
+  if (name == "max") return SpectrumAggregate::max;
+  detail::raise<InvalidArgument>("aggregate must be \"mean\" or \"max\", got \"{}\"", name);
+}
+
+const char* to_string(SpectrumAggregate aggregate) { return aggregate == SpectrumAggregate::mean ? "mean" : "max"; }
+
 void MeanSpectrumOptions::validate() const {
   SPATIALEMBED_CHECK(std::isfinite(bin_ppm) && bin_ppm > 0 && bin_ppm < 1e6, InvalidArgument,
                      "bin_ppm must be in (0, 1e6), got {}", bin_ppm);

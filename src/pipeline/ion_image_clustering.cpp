@@ -25,7 +25,7 @@ namespace spatialembed {
 IonClusteringMethod parse_ion_clustering_method(const std::string& name) {
   if (name == "nn") return IonClusteringMethod::nn;
   if (name == "umap_only") return IonClusteringMethod::umap_only;
-  throw InvalidArgument(fmt::format("method must be 'nn' or 'umap_only', got '{}'", name));
+  throw InvalidArgument(fmt::format("method must be one of 'nn', 'umap_only'; got '{}'", name));
 }
 
 const char* to_string(IonClusteringMethod method) {
@@ -58,6 +58,8 @@ void IonImageClusteringOptions::validate() const {
     hdbscan.validate();
     return;
   }
+  SPATIALEMBED_CHECK(eps_auto || (std::isfinite(dbscan.eps) && dbscan.eps > 0), InvalidArgument,
+                     "eps must be a positive number (or automatic), got {}", dbscan.eps);
   if (!eps_auto) dbscan.validate();
   SPATIALEMBED_CHECK(dbscan.min_samples >= 1, InvalidArgument, "dbscan.min_samples must be >= 1, got {}",
                      dbscan.min_samples);
@@ -126,11 +128,6 @@ std::vector<double> measured_means(const IonImageStack& stack, int num_threads) 
     means[k] = M ? sum / static_cast<double>(M) : 0.0;
   }, 4);
   return means;
-}
-
-bool same_preprocessing(const PreprocessOptions& a, const PreprocessOptions& b) {
-  return a.tic_normalize == b.tic_normalize && a.hotspot_quantile == b.hotspot_quantile &&
-         a.median_filter == b.median_filter && a.scale == b.scale;
 }
 
 // The measured pixels of each image as one row (n × n_measured), for metrics that unmeasured
@@ -239,11 +236,9 @@ void check_prepared(const PreparedIonImages& prepared, const IonImageClusteringO
                      InvalidArgument, "the prepared ion images are inconsistent: {} kept of {} ({} in the stack)", n, N,
                      prepared.stack.n_images());
   SPATIALEMBED_CHECK(same_preprocessing(prepared.preprocess, o.preprocess), InvalidArgument,
-                     "the ion images were prepared with tic_normalize = {}, hotspot_quantile = {}, median_filter = {}, "
-                     "scale = {}; this pipeline preprocesses with {}, {}, {}, {}: prepare them with its options",
-                     prepared.preprocess.tic_normalize, prepared.preprocess.hotspot_quantile,
-                     prepared.preprocess.median_filter, prepared.preprocess.scale, o.preprocess.tic_normalize,
-                     o.preprocess.hotspot_quantile, o.preprocess.median_filter, o.preprocess.scale);
+                     "the ion images were prepared with {}; this pipeline preprocesses with {}: prepare them with "
+                     "its options",
+                     prepared.preprocess.describe(), o.preprocess.describe());
   // UMAP needs 2 <= n_neighbors < n: at least 3 non-empty images whatever n_neighbors is.
   SPATIALEMBED_CHECK(n >= 3, InvalidArgument,
                      "{} non-empty ion image{} ({} of {} are empty) {} too few for UMAP with n_neighbors = {}: at least "

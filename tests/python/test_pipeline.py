@@ -168,7 +168,7 @@ def test_prepared_from_arrays_gives_the_results_of_fit_for_both_methods(monkeypa
     clean = stack.preprocess(hotspot_quantile=0.98)
     np.testing.assert_array_equal(prepared.images, clean.images[prepared.kept])
     np.testing.assert_allclose(prepared.mean_intensity, stack.images.mean(axis=(1, 2)), rtol=1e-6)
-    assert prepared.preprocess == {"tic_normalize": False, "hotspot_quantile": 0.98, "median_filter": 0}
+    assert prepared.preprocess == {"tic_normalize": False, "hotspot_quantile": 0.98, "median_filter": 0, "scale": True}
     seen = []
 
     def stats(images, mask):  # cheap stand-in for the CNN features

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ enum class UmapInit {
 };
 /// Parses "spectral", "pca" or "random"; throws InvalidArgument otherwise.
 UmapInit parse_umap_init(const std::string& name);
+/// The name `parse_umap_init` accepts ("user" for an `init_embedding`).
+const char* to_string(UmapInit init);
 
 /// How the k nearest neighbours are found.
 enum class KnnMethod {
@@ -34,6 +37,10 @@ enum class KnnMethod {
   exact,       ///< blocked GEMM, O(n²d)
   nn_descent,  ///< NN-descent with random-projection-tree initialisation
 };
+/// Parses "auto", "exact" or "nn_descent"; throws InvalidArgument otherwise.
+KnnMethod parse_knn_method(const std::string& name);
+/// The name `parse_knn_method` accepts ("auto" for automatic).
+const char* to_string(KnnMethod method);
 
 /// UMAP options, named and defaulted as in umap-learn. `validate()` checks them all.
 struct UmapOptions {
@@ -99,15 +106,27 @@ std::vector<float> umap_transform(ConstMatrixF X_train, ConstMatrixF embedding, 
                                   const UmapOptions& options);
 
 /// UMAP as a stateful estimator: `fit` keeps a copy of the training data so that
-/// `transform` and `save`/`load` are self-contained.
+/// `transform` and `save`/`load` are self-contained. Python's `spatialembed.UMAP` is this class.
 class UMAP {
  public:
+  /// Throws InvalidArgument for invalid options.
   explicit UMAP(UmapOptions options = {});
 
   /// Fits on X; returns the n × n_components embedding.
   const std::vector<float>& fit(ConstMatrixF X);
-  /// Embeds new points (see `umap_transform`); throws Error if not fitted.
+  /// Fits from a precomputed kNN graph (see `umap_fit`); `data` (n × d, may be empty) is kept
+  /// for `transform`, which needs it.
+  const std::vector<float>& fit(const KnnGraph& knn, ConstMatrixF data = {});
+  /// Embeds new points (see `umap_transform`); throws Error if not fitted, InvalidArgument when
+  /// the model was fitted without its training data (a kNN graph alone).
   std::vector<float> transform(ConstMatrixF Y) const;
+  /// True once `fit` or `load` has run.
+  bool fitted() const { return result_.n > 0; }
+  /// Columns of the training data (0 when fitted from a kNN graph alone).
+  std::size_t n_features() const { return n_features_; }
+  /// The options (a, b as given; `result().ab` holds those used); num_threads may be changed
+  /// after fit (it does not change results).
+  UmapOptions& options() { return options_; }
 
   const UmapOptions& options() const { return options_; }
   const UmapEmbedding& result() const { return result_; }
@@ -119,8 +138,15 @@ class UMAP {
   /// Reads a model written by `save`; throws IOError, or FormatError naming the file and
   /// byte offset when it is truncated or not such a file.
   static UMAP load(const std::string& path);
+  /// The bytes `save` writes (for pickling); throws Error if not fitted.
+  std::string to_bytes() const;
+  /// A model from `to_bytes`' output; throws FormatError naming `name` and the byte offset.
+  static UMAP from_bytes(const std::string& bytes, const std::string& name = "UMAP bytes");
 
  private:
+  void write(std::ostream& out) const;
+  static UMAP read(std::istream& in, const std::string& name, std::uint64_t size);
+
   UmapOptions options_;
   UmapEmbedding result_;
   std::vector<float> data_;

@@ -19,6 +19,8 @@ enum class ToleranceUnit {
 };
 /// Parses "ppm" or "da" (any case); throws InvalidArgument otherwise.
 ToleranceUnit parse_tolerance_unit(const std::string& name);
+/// "ppm" or "da", as `parse_tolerance_unit` accepts.
+const char* to_string(ToleranceUnit unit);
 
 /// How the intensities inside an m/z window make one pixel value.
 enum class WindowAggregate {
@@ -27,6 +29,8 @@ enum class WindowAggregate {
 };
 /// Parses "sum" or "max"; throws InvalidArgument otherwise.
 WindowAggregate parse_window_aggregate(const std::string& name);
+/// The name `parse_window_aggregate` accepts.
+const char* to_string(WindowAggregate aggregate);
 
 /// Normalisation of each pixel's spectrum before it enters an image.
 enum class SpectrumNormalization {
@@ -36,6 +40,8 @@ enum class SpectrumNormalization {
 };
 /// Parses "none", "tic" or "rms"; throws InvalidArgument otherwise.
 SpectrumNormalization parse_spectrum_normalization(const std::string& name);
+/// The name `parse_spectrum_normalization` accepts.
+const char* to_string(SpectrumNormalization normalization);
 
 /// Called with a human-readable warning (e.g. an m/z outside the data); empty = stderr.
 using WarningCallback = std::function<void(const std::string& message)>;

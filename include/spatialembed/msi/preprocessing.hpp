@@ -5,6 +5,7 @@
 /// (mask = 1) and leaves unmeasured pixels at 0.
 
 #include <cstddef>
+#include <string>
 
 #include "spatialembed/msi/ion_image_stack.hpp"
 
@@ -20,7 +21,31 @@ struct PreprocessOptions {
 
   /// Throws InvalidArgument naming the field, its value and the allowed range.
   void validate() const;
+
+  /// Calls `visit(name, member pointer, description)` for every field above, in order. The
+  /// Python binding (one property per field, with this description), `same_preprocessing`,
+  /// `describe` and the Python estimators (one parameter per field) are all written over it,
+  /// so a new field needs only its line above, its line here, `validate()` and the table in
+  /// docs/msi.md.
+  template <class Visitor>
+  static void for_each_field(Visitor&& visit) {
+    visit("tic_normalize", &PreprocessOptions::tic_normalize,
+          "Divide each pixel by its sum over the images (step 1). Default False.");
+    visit("hotspot_quantile", &PreprocessOptions::hotspot_quantile,
+          "Clip each image at this quantile of its measured pixels (step 2); in (0, 1], 1 = off. Default 0.99.");
+    visit("median_filter", &PreprocessOptions::median_filter,
+          "Side of the square median window (step 3); 0 = off, else odd >= 3. Default 0.");
+    visit("scale", &PreprocessOptions::scale,
+          "Min-max scale each image to [0, 1] over its measured pixels (step 4). Default True.");
+    visit("num_threads", &PreprocessOptions::num_threads,
+          "Worker threads (images in parallel); 0 = all cores; >= 0. Results do not depend on it.");
+  }
+  /// "tic_normalize = false, hotspot_quantile = 0.99, …": every field but num_threads.
+  std::string describe() const;
 };
+
+/// True when `a` and `b` preprocess alike: every field equal but num_threads.
+bool same_preprocessing(const PreprocessOptions& a, const PreprocessOptions& b);
 
 /// Runs the enabled steps in the order above, in place. Results do not depend on num_threads.
 /// Throws InvalidArgument for invalid options or an invalid stack (`IonImageStack::validate`).

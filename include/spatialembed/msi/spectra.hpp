@@ -23,6 +23,10 @@ struct Spectrum {
 
 /// Mean (or max) over pixels.
 enum class SpectrumAggregate { mean, max };
+/// Parses "mean" or "max"; throws InvalidArgument otherwise.
+SpectrumAggregate parse_spectrum_aggregate(const std::string& name);
+/// The name `parse_spectrum_aggregate` accepts.
+const char* to_string(SpectrumAggregate aggregate);
 
 /// Options of `mean_spectrum`. `validate()` is the one place they are checked.
 struct MeanSpectrumOptions {

@@ -71,6 +71,39 @@ TEST_CASE("UMAP save and load round-trip, transform included", "[manifold][umap]
   CHECK_THROWS_AS(UMAP::load(path), IOError);
 }
 
+TEST_CASE("UMAP bytes round-trip (pickling) and a model fitted from a kNN graph", "[manifold][umap]") {
+  const std::size_t n = 200, d = 4;
+  const auto x = test::blobs(n, d, 9);
+  const ConstMatrixF X(x.data(), n, d), queries(x.data(), 15, d);
+  UMAP model(quick(50));
+  model.fit(X);
+  const UMAP restored = UMAP::from_bytes(model.to_bytes());
+  CHECK(restored.result().embedding == model.result().embedding);
+  CHECK(restored.transform(queries) == model.transform(queries));
+  CHECK_THROWS_WITH(UMAP::from_bytes(model.to_bytes().substr(0, 50), "pickle"),
+                    Catch::Contains("pickle") && Catch::Contains("byte offset"));
+
+  // From the kNN graph umap_fit computes itself, the same embedding; without data no transform.
+  const KnnGraph knn = umap_neighbors(X, quick(50));
+  UMAP from_knn(quick(50));
+  from_knn.fit(knn, X);
+  CHECK(from_knn.result().embedding == model.result().embedding);
+  CHECK(from_knn.transform(queries) == model.transform(queries));
+  UMAP graph_only(quick(50));
+  graph_only.fit(knn);
+  CHECK(graph_only.n_features() == 0);
+  CHECK_THROWS_WITH(graph_only.transform(queries), Catch::Contains("needs the training data"));
+  CHECK(UMAP::from_bytes(graph_only.to_bytes()).result().embedding == graph_only.result().embedding);
+}
+
+TEST_CASE("UMAP enums parse what to_string gives", "[manifold][umap]") {
+  for (const auto m : {KnnMethod::automatic, KnnMethod::exact, KnnMethod::nn_descent})
+    CHECK(parse_knn_method(to_string(m)) == m);
+  for (const auto i : {UmapInit::spectral, UmapInit::pca, UmapInit::random}) CHECK(parse_umap_init(to_string(i)) == i);
+  CHECK(std::string(to_string(UmapInit::user)) == "user");
+  CHECK_THROWS_WITH(parse_knn_method("annoy"), Catch::Contains("knn_method") && Catch::Contains("annoy"));
+}
+
 TEST_CASE("UMAP reports each epoch and can be cancelled", "[manifold][umap]") {
   const auto x = test::blobs(100, 3, 8);
   auto o = quick(25);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/random.hpp"
@@ -112,4 +114,22 @@ TEST_CASE("preprocess: options are validated, results independent of threads", "
   CHECK_THROWS_WITH(preprocess(a, o), Contains("hotspot_quantile"));
   a.mask.pop_back();
   CHECK_THROWS_AS(preprocess(a, PreprocessOptions{}), InvalidArgument);
+}
+
+TEST_CASE("PreprocessOptions: every field visited once; same_preprocessing and describe over them",
+          "[msi][preprocessing]") {
+  std::vector<std::string> names;
+  PreprocessOptions::for_each_field([&](const char* name, auto, const char* doc) {
+    names.emplace_back(name);
+    CHECK(std::string(doc).size() > 10);
+  });
+  for (const char* field : {"tic_normalize", "hotspot_quantile", "median_filter", "scale", "num_threads"})
+    CHECK(std::count(names.begin(), names.end(), field) == 1);
+
+  PreprocessOptions a, b;
+  b.num_threads = 3;
+  CHECK(same_preprocessing(a, b));
+  b.scale = false;
+  CHECK_FALSE(same_preprocessing(a, b));
+  CHECK(a.describe() == "tic_normalize = false, hotspot_quantile = 0.99, median_filter = 0, scale = true");
 }
