@@ -26,8 +26,9 @@ void bind_nn(py::module_& m) {
                        std::size_t batch_size, int num_threads, const std::string& dtype, bool channels_last,
                        std::size_t input_size, const std::string& normalization, std::array<float, 3> mean,
                        std::array<float, 3> std, bool logits, double hotspot_quantile, std::size_t median_filter,
-                       bool scale) {
+                       bool scale, const std::string& pooling) {
              EmbedderOptions o;
+             o.pooling = parse_embedder_pooling(pooling);
              o.backbone = backbone;
              o.weights = weights;
              o.device = device;
@@ -50,7 +51,7 @@ void bind_nn(py::module_& m) {
            py::arg("backbone"), py::arg("weights"), py::arg("device"), py::arg("batch_size"), py::arg("num_threads"),
            py::arg("dtype"), py::arg("channels_last"), py::arg("input_size"), py::arg("normalization"),
            py::arg("mean"), py::arg("std"), py::arg("logits"), py::arg("hotspot_quantile"),
-           py::arg("median_filter"), py::arg("scale"))
+           py::arg("median_filter"), py::arg("scale"), py::arg("pooling") = "avg")
       .def_property_readonly("input_size", &Embedder::input_size)
       .def_property_readonly("output_dim", &Embedder::output_dim)
       .def_property_readonly("normalization", [](const Embedder& e) { return to_string(e.normalization().mode); })

@@ -238,8 +238,11 @@ void bind_pipeline(py::module_& m) {
          std::size_t median_filter, UmapOptions umap, std::optional<double> eps, std::int64_t min_samples,
          const std::string& dbscan_algorithm, double isotope_tolerance, const std::string& isotope_unit, int max_charge,
          std::uint64_t seed, int num_threads, const py::object& features, const py::object& progress,
-         const std::string& clusterer, const HdbscanOptions& hdbscan) {
+         const std::string& clusterer, const HdbscanOptions& hdbscan, const std::string& feature_set,
+         double pixel_weight) {
         IonImageClusteringOptions o;
+        o.feature_set = parse_ion_feature_set(feature_set);
+        o.pixel_weight = pixel_weight;
         o.method = parse_ion_clustering_method(method);
         o.clusterer = parse_ion_clusterer(clusterer);
         o.hdbscan = hdbscan;
@@ -270,7 +273,7 @@ void bind_pipeline(py::module_& m) {
       py::arg("median_filter"), py::arg("umap"), py::arg("eps"), py::arg("min_samples"), py::arg("dbscan_algorithm"),
       py::arg("isotope_tolerance"), py::arg("isotope_unit"), py::arg("max_charge"), py::arg("seed"),
       py::arg("num_threads"), py::arg("features"), py::arg("progress"), py::arg("clusterer") = "dbscan",
-      py::arg("hdbscan") = HdbscanOptions{},
+      py::arg("hdbscan") = HdbscanOptions{}, py::arg("feature_set") = "cnn", py::arg("pixel_weight") = 1.0,
       "The ion-image clustering pipeline on prepared ion images (see spatialembed.IonImageClustering).");
 }
 

@@ -33,6 +33,13 @@ def add_parser(subparsers):
     nn.add_argument("--input-size", type=int, help="network input side for torchscript backbones, pixels")
     nn.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     nn.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
+    nn.add_argument("--pooling", choices=["avg", "spatial_pyramid", "multi_layer"], default="avg",
+                    help="feature maps -> vector: global average (the paper), 1x1+2x2+4x4 spatial pyramid, or "
+                         "several stages' averages (default: avg)")
+    nn.add_argument("--feature-set", choices=["cnn", "cnn+pixels"], default="cnn",
+                    help="what UMAP sees: CNN features, or CNN features and pixels, each L2-normalised (default: cnn)")
+    nn.add_argument("--pixel-weight", type=float, default=1.0,
+                    help="weight of the pixel part of --feature-set cnn+pixels (default: 1)")
     cl = p.add_argument_group("UMAP and the clusterer (DBSCAN or HDBSCAN)")
     cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
     cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")
@@ -78,7 +85,8 @@ def run(args):
                         max_image_pixels=args.max_image_pixels)
     clustering_options = dict(
         embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
-                          input_size=args.input_size),
+                          input_size=args.input_size, pooling=args.pooling),
+        feature_set=args.feature_set, pixel_weight=args.pixel_weight,
         umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
         clusterer=args.clusterer,
         hdbscan=HDBSCAN(min_cluster_size=args.min_cluster_size, min_samples=args.hdbscan_min_samples,

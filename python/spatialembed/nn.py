@@ -99,6 +99,13 @@ class Embedder(TransformerMixin, BaseEstimator):
         RGB mean and std on [0, 1] for "torch" (ImageNet's by default).
     logits : bool, default=False
         Return the 1000 ImageNet logits instead of the pooled features.
+    pooling : {"avg", "spatial_pyramid", "multi_layer"}, default="avg"
+        Feature maps -> vector (resnet50/xception, without ``logits``). "avg": global average
+        of the last feature map (Keras ``avg_pool``, the paper), D = 2048, nearly
+        translation-invariant. "spatial_pyramid": average pooling over 1x1, 2x2 and 4x4 cells
+        of the last feature map, level g divided by g, concatenated: D = 21 x 2048 = 43008,
+        where a structure sits counts. "multi_layer": global averages of ResNet-50 stages 3,
+        4, 5 (Xception blocks 4, 12, 14), each L2-normalised, concatenated: D = 3584 (3504).
     hotspot_quantile : float, default=0.99
         Ion images: clip each at this quantile of its measured pixels (1 = off) before scaling
         it to [0, 1].
@@ -113,7 +120,8 @@ class Embedder(TransformerMixin, BaseEstimator):
     size, replicated to 3 channels, the backbone's normalisation. Each tile: bilinear resize,
     normalisation.
 
-    Returns (n, 2048) float32 (ResNet-50, Xception; 1000 with ``logits``; D for TorchScript).
+    Returns (n, D) float32: 2048 (ResNet-50, Xception; see ``pooling``), 1000 with ``logits``,
+    D for TorchScript.
 
     Raises
     ------
@@ -135,7 +143,7 @@ class Embedder(TransformerMixin, BaseEstimator):
 
     def __init__(self, backbone="resnet50", weights=None, device="cpu", batch_size=32, n_jobs=None, *,
                  dtype="float32", input_size=None, normalization=None, mean=(0.485, 0.456, 0.406),
-                 std=(0.229, 0.224, 0.225), logits=False, hotspot_quantile=0.99):
+                 std=(0.229, 0.224, 0.225), logits=False, hotspot_quantile=0.99, pooling="avg"):
         self.backbone = backbone
         self.weights = weights
         self.device = device
@@ -148,6 +156,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.std = std
         self.logits = logits
         self.hotspot_quantile = hotspot_quantile
+        self.pooling = pooling
 
     def _key(self):
         params = self.get_params()
@@ -169,7 +178,7 @@ class Embedder(TransformerMixin, BaseEstimator):
                                  int(self.batch_size), num_threads(self.n_jobs), str(self.dtype), False,
                                  0 if self.input_size is None else int(self.input_size),
                                  "" if self.normalization is None else str(self.normalization), mean, std,
-                                 bool(self.logits), float(self.hotspot_quantile), 0, True)
+                                 bool(self.logits), float(self.hotspot_quantile), 0, True, pooling=str(self.pooling))
             self._cache = (key, net)
         return self._cache[1]
 

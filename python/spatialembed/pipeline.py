@@ -186,6 +186,12 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         The HDBSCAN settings of ``clusterer="hdbscan"``; None = ``HDBSCAN()`` (scikit-learn's
         defaults, min_cluster_size=5). Its ``metric`` (euclidean in the UMAP space) and
         ``n_jobs`` are replaced by this estimator's.
+    feature_set : {"cnn", "cnn+pixels"}, default="cnn"
+        What UMAP sees in ``method="nn"``: the CNN features (the paper), or per image the CNN
+        features and the preprocessed measured pixels, each L2-normalised, concatenated
+        (``[f / |f|, pixel_weight * x / |x|]``).
+    pixel_weight : float, default=1.0
+        Weight of the pixel part for ``feature_set="cnn+pixels"`` (>= 0).
     embedder : Embedder, default=None
         The feature extractor of ``method="nn"``; None = ``Embedder()`` (ResNet-50 with the
         fetched ImageNet weights). Its ``hotspot_quantile`` is ignored: images arrive clipped.
@@ -245,8 +251,10 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     def __init__(self, method="nn", *, embedder=None, umap=None, clusterer="dbscan", hdbscan=None, eps=None,
                  min_samples=5, dbscan_algorithm="auto", tic_normalize=False, hotspot_quantile=0.99, median_filter=0,
                  isotope_tolerance=10.0, isotope_unit="ppm", max_charge=1, random_state=0, n_jobs=None,
-                 verbose=False):
+                 verbose=False, feature_set="cnn", pixel_weight=1.0):
         self.method = method
+        self.feature_set = feature_set
+        self.pixel_weight = pixel_weight
         self.clusterer = clusterer
         self.hdbscan = hdbscan
         self.embedder = embedder
@@ -357,7 +365,8 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
                 int(self.median_filter), umap, None if self.eps is None else float(self.eps),
                 int(self.min_samples), str(self.dbscan_algorithm), float(self.isotope_tolerance), str(self.isotope_unit),
                 int(self.max_charge), int(self.random_state) % 2**64, num_threads(self.n_jobs), self._features(),
-                bars.update if self.verbose else None, str(self.clusterer), self._hdbscan_options())
+                bars.update if self.verbose else None, str(self.clusterer), self._hdbscan_options(),
+                feature_set=str(self.feature_set), pixel_weight=float(self.pixel_weight))
         self.result_ = self._result(raw)
         self.labels_ = self.result_.labels
         self.embedding_ = self.result_.embedding

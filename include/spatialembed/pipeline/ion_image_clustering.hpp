@@ -55,6 +55,19 @@ IonClusterer parse_ion_clusterer(const std::string& name);
 /// The name `parse_ion_clusterer` accepts.
 const char* to_string(IonClusterer clusterer);
 
+/// What UMAP sees in the nn method.
+enum class IonFeatureSet {
+  cnn,         ///< the features function's rows (the paper)
+  /// "cnn+pixels": per image [f / ‖f‖₂, pixel_weight · x / ‖x‖₂], the CNN features f fused with
+  /// the preprocessed measured pixels x (the umap_only input), each part L2-normalised:
+  /// D + n_measured columns. Texture from the CNN, where and how much from the pixels.
+  cnn_pixels,
+};
+/// Parses "cnn" or "cnn+pixels"; throws InvalidArgument otherwise.
+IonFeatureSet parse_ion_feature_set(const std::string& name);
+/// The name `parse_ion_feature_set` accepts.
+const char* to_string(IonFeatureSet feature_set);
+
 /// Preprocessed ion images (`n × height × width`, values in [0, 1], 0 outside the mask) →
 /// one feature row each: `n × D` float32, row-major. An `Embedder`'s `transform` fits (give the
 /// Embedder `preprocess.hotspot_quantile = 1`: the images arrive already clipped and scaled).
@@ -72,6 +85,11 @@ struct IonImageClusteringOptions {
   PreprocessOptions preprocess{};
   /// The features of the nn method (required for it, ignored by umap_only).
   IonImageFeatureFn features;
+  /// The nn method's UMAP input: cnn (default, the paper) or cnn+pixels (ignored by umap_only).
+  IonFeatureSet feature_set = IonFeatureSet::cnn;
+  /// Weight of the L2-normalised pixel part against the L2-normalised CNN part (1) for
+  /// feature_set cnn+pixels; finite, ≥ 0 (0 = CNN features only, normalised).
+  double pixel_weight = 1.0;
   /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
   /// set. Its seed and num_threads are replaced by the ones below.
   UmapOptions umap = default_umap();
@@ -118,7 +136,7 @@ struct IonImageClusteringResult {
   std::vector<std::uint8_t> empty;       ///< n_images flags: 1 = all zero after preprocessing (not clustered)
   std::vector<float> embedding;          ///< n_images × n_components, row-major; NaN rows for empty images
   std::size_t n_components = 0;
-  std::vector<float> features;           ///< nn: n_images × n_features, row-major, 0 rows for empty images; umap_only: empty
+  std::vector<float> features;           ///< nn: n_images × n_features (UMAP's input: the fused rows for cnn+pixels), row-major, 0 rows for empty images; umap_only: empty
   std::size_t n_features = 0;
   std::size_t height = 0, width = 0;     ///< image size, pixels
   std::vector<std::uint8_t> mask;        ///< height × width, 1 = measured
