@@ -31,6 +31,7 @@ scores, and an overall score) and prints the table.
 """
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ import numpy as np
 
 import spatialembed as se
 from spatialembed.nn import Embedder, reuse_freed_memory
+from spatialembed.workflow import read_reference_grouping
 
 ROOT = Path(__file__).resolve().parents[2]
 POOLINGS = ("avg", "spatial_pyramid", "multi_layer")
@@ -129,6 +131,7 @@ def simulated(args, combos, records):
                                     isotope=e["isotope_coclustering"], nodule_own=nodule_only_own(labels, truth),
                                     shoulder_split=shoulder_split(labels, truth)))
             print(f"{key}: {len(combos)} runs done", file=sys.stderr)
+            save(args.out, records)
 
 
 def real(args, combos, records):
@@ -140,7 +143,7 @@ def real(args, combos, records):
     for key, folder, reference in sets:
         prepared = se.IonImageClustering().prepare(folder)
         features = cached_features(key, prepared, args.out / "features", args.jobs)
-        ref = se.read_reference_grouping(reference, prepared.mz)[0] if reference else None
+        ref = read_reference_grouping(reference, prepared.mz)[0] if reference else None
         for seed in args.umap_seeds:
             for combo in combos:
                 model = run_combo(prepared, features, combo, seed, args.jobs, iso)
@@ -153,6 +156,11 @@ def real(args, combos, records):
                     record["ARI"] = se.adjusted_rand_score(ref[keep], labels[keep])
                 records.append(record)
         print(f"{key}: {len(combos) * len(args.umap_seeds)} runs done", file=sys.stderr)
+        save(args.out, records)
+
+
+def save(out, records):
+    (out / "runs.json").write_text(json.dumps(records, indent=1, default=float), encoding="utf-8")
 
 
 def mean(values):
@@ -198,10 +206,33 @@ def markdown(table):
     return "\n".join(lines)
 
 
+def target_check(table, combination, noise_levels):
+    """The issue's target for `combination`: ARI vs truth above UMAP-only's at every noise
+    level, ARI vs GRINE above UMAP-only's (mean of the two sets), isotope co-clustering at
+    least UMAP-only's; against the UMAP-only row with the same metric and clusterer and
+    against the best UMAP-only row of each column."""
+    rows = {row["combination"]: row for row in table}
+    mine = rows[combination]
+    same = rows["umap_only/" + combination.split("/", 1)[1]]
+    baselines = [row for row in table if row["combination"].startswith("umap_only")]
+    grine = lambda row: mean([row["ARI GRINE glioblastoma"], row["ARI GRINE barley"]])
+    iso = lambda row: mean([row["isotope sim"], row["isotope glioblastoma"], row["isotope bladder"]])
+    lines = [f"target check for {combination}:"]
+    for label, base in (("same metric/clusterer UMAP-only", lambda f: f(same)),
+                        ("best UMAP-only", lambda f: max(f(row) for row in baselines))):
+        for noise in noise_levels:
+            key = f"ARI truth {noise}"
+            lines.append(f"  ARI truth {noise}: {mine[key]:.3f} vs {label} {base(lambda r: r[key]):.3f}")
+        lines.append(f"  ARI GRINE (mean): {grine(mine):.3f} vs {label} {base(grine):.3f}")
+        lines.append(f"  isotope (mean): {iso(mine):.3f} vs {label} {base(iso):.3f}")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("results/ion_features"))
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the shared data folder (default: $SPATIALEMBED_DATA, else ../shared/data beside the repo)")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.05, 0.3, 0.6])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="simulated sections per noise level")
     parser.add_argument("--umap-seeds", type=int, nargs="+", default=[0, 1, 2], help="UMAP seeds on the real sets")
@@ -213,10 +244,18 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-simulated", action="store_true")
+    parser.add_argument("--summarise", action="store_true", help="only re-summarise --out/runs.json")
+    parser.add_argument("--check", metavar="COMBINATION", help="print the target check of this combination")
     args = parser.parse_args()
-    import os
-    if "SPATIALEMBED_DATA" in os.environ:
-        args.data = Path(os.environ["SPATIALEMBED_DATA"])
+    if args.data is None:
+        args.data = Path(os.environ.get("SPATIALEMBED_DATA", ROOT.parent / "shared" / "data"))
+    if args.summarise:
+        records = json.loads((args.out / "runs.json").read_text())
+        table = summarise(records, args.noise)
+        print(markdown(table))
+        if args.check:
+            print(target_check(table, args.check, args.noise))
+        return 0
     reuse_freed_memory()
     args.out.mkdir(parents=True, exist_ok=True)
     combos = combinations(args.metrics, args.clusterers)
@@ -226,7 +265,7 @@ def main():
         simulated(args, combos, records)
     if not args.skip_real:
         real(args, combos, records)
-    (args.out / "runs.json").write_text(json.dumps(records, indent=1, default=float), encoding="utf-8")
+    save(args.out, records)
     text = markdown(summarise(records, args.noise if not args.skip_simulated else []))
     (args.out / "table.md").write_text(text + "\n", encoding="utf-8")
     print(text)

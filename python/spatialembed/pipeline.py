@@ -13,15 +13,29 @@ from .cluster import HDBSCAN
 from .manifold import UMAP
 from .msi import IonImageStack, png_stack_options
 
-__all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"]
+__all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages", "default_embedder"]
 
 METHODS = ("nn", "umap_only")
 
 
+#: The pooling of the default :class:`Embedder` of ``method="nn"`` (chosen by
+#: bench/ion_features/study.py, docs/results.md); :meth:`IonImageClustering.paper` uses "avg".
+DEFAULT_POOLING = "spatial_pyramid"
+
+
 def default_umap():
-    """The UMAP the pipelines use unless given one: 3-D (as Zhang et al. 2021) and
-    ``min_dist=0`` (tight clusters, as umap-learn's documentation advises for clustering)."""
-    return UMAP(n_components=3, min_dist=0.0)
+    """The UMAP the pipelines use unless given one: 3-D (as Zhang et al. 2021),
+    ``min_dist=0`` (tight clusters, as umap-learn's documentation advises for clustering) and
+    ``metric="cosine"`` (bench/ion_features/study.py; :meth:`IonImageClustering.paper` uses
+    the paper's euclidean)."""
+    return UMAP(n_components=3, min_dist=0.0, metric="cosine")
+
+
+def default_embedder():
+    """The :class:`Embedder` of ``method="nn"`` unless given one: ResNet-50 (fetched ImageNet
+    weights) with ``pooling=DEFAULT_POOLING``."""
+    from .nn import Embedder
+    return Embedder(pooling=DEFAULT_POOLING)
 
 
 _PREPROCESS = ("tic_normalize", "hotspot_quantile", "median_filter")
@@ -170,8 +184,14 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     - ``method="umap_only"`` (the paper's baseline): preprocess → the raw ion-image vectors
       (measured pixels) → UMAP to 3-D → DBSCAN.
 
-    Either pipeline can end in :class:`HDBSCAN` instead of DBSCAN (``clusterer="hdbscan"``):
-    no eps to choose, and the condensed tree is kept in ``result_.condensed_tree``.
+    Either pipeline can end in :class:`HDBSCAN` (the default: no eps to choose, the condensed
+    tree kept in ``result_.condensed_tree``) or :class:`DBSCAN` (the paper).
+
+    The defaults — HDBSCAN, a spatial-pyramid-pooled ResNet-50 (:func:`default_embedder`) and
+    the CNN features fused with the pixels (``feature_set="cnn+pixels"``) — are the best
+    combination overall of bench/ion_features/study.py (simulated tissue with ground truth,
+    GRINE groupings, isotopes; docs/results.md). :meth:`paper` gives the published
+    configuration (global average pooling, CNN features only, DBSCAN).
 
     Ion images that are all zero after preprocessing (empty or constant) are not clustered
     and get label −1.
@@ -179,24 +199,25 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     method : {"nn", "umap_only"}, default="nn"
-    clusterer : {"dbscan", "hdbscan"}, default="dbscan"
-        The clustering of the UMAP coordinates: DBSCAN (the paper; ``eps``, ``min_samples``,
-        ``dbscan_algorithm``) or HDBSCAN (``hdbscan``).
+    clusterer : {"hdbscan", "dbscan"}, default="hdbscan"
+        The clustering of the UMAP coordinates: HDBSCAN (``hdbscan``; no eps) or DBSCAN (the
+        paper; ``eps``, ``min_samples``, ``dbscan_algorithm``).
     hdbscan : HDBSCAN, default=None
         The HDBSCAN settings of ``clusterer="hdbscan"``; None = ``HDBSCAN()`` (scikit-learn's
         defaults, min_cluster_size=5). Its ``metric`` (euclidean in the UMAP space) and
         ``n_jobs`` are replaced by this estimator's.
-    feature_set : {"cnn", "cnn+pixels"}, default="cnn"
-        What UMAP sees in ``method="nn"``: the CNN features (the paper), or per image the CNN
-        features and the preprocessed measured pixels, each L2-normalised, concatenated
-        (``[f / |f|, pixel_weight * x / |x|]``).
+    feature_set : {"cnn+pixels", "cnn"}, default="cnn+pixels"
+        What UMAP sees in ``method="nn"``: per image the CNN features and the preprocessed
+        measured pixels, each L2-normalised, concatenated (``[f / |f|, pixel_weight * x / |x|]``),
+        or the CNN features alone (the paper).
     pixel_weight : float, default=1.0
         Weight of the pixel part for ``feature_set="cnn+pixels"`` (>= 0).
     embedder : Embedder, default=None
-        The feature extractor of ``method="nn"``; None = ``Embedder()`` (ResNet-50 with the
-        fetched ImageNet weights). Its ``hotspot_quantile`` is ignored: images arrive clipped.
+        The feature extractor of ``method="nn"``; None = :func:`default_embedder`
+        (ResNet-50 with the fetched ImageNet weights, ``pooling="spatial_pyramid"``). Its
+        ``hotspot_quantile`` is ignored: images arrive clipped.
     umap : UMAP, default=None
-        The reduction; None = ``UMAP(n_components=3, min_dist=0.0)``. Its ``random_state`` and
+        The reduction; None = ``UMAP(n_components=3, min_dist=0.0, metric="cosine")``. Its ``random_state`` and
         ``n_jobs`` are replaced by this estimator's.
     eps : float, default=None
         DBSCAN radius in the UMAP space; None = the knee of the k-distance curve
@@ -248,10 +269,10 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     >>> model.result_.evaluation["n_clusters"], model.result_.params["eps"]
     """
 
-    def __init__(self, method="nn", *, embedder=None, umap=None, clusterer="dbscan", hdbscan=None, eps=None,
+    def __init__(self, method="nn", *, embedder=None, umap=None, clusterer="hdbscan", hdbscan=None, eps=None,
                  min_samples=5, dbscan_algorithm="auto", tic_normalize=False, hotspot_quantile=0.99, median_filter=0,
                  isotope_tolerance=10.0, isotope_unit="ppm", max_charge=1, random_state=0, n_jobs=None,
-                 verbose=False, feature_set="cnn", pixel_weight=1.0):
+                 verbose=False, feature_set="cnn+pixels", pixel_weight=1.0):
         self.method = method
         self.feature_set = feature_set
         self.pixel_weight = pixel_weight
@@ -271,6 +292,18 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+
+    @classmethod
+    def paper(cls, **params):
+        """The faithful configuration of Zhang et al. (2021): ``method="nn"``, ResNet-50 with
+        global average pooling (``Embedder(pooling="avg")``), ``feature_set="cnn"``, UMAP 3-D
+        (``min_dist=0``) on euclidean distances, DBSCAN with ``min_samples=5`` and eps at the
+        k-distance knee. ``params`` override any of these (e.g. ``random_state``)."""
+        from .nn import Embedder
+        settings = dict(method="nn", embedder=Embedder(pooling="avg"), feature_set="cnn", clusterer="dbscan",
+                        umap=UMAP(n_components=3, min_dist=0.0, metric="euclidean"), eps=None, min_samples=5)
+        settings.update(params)
+        return cls(**settings)
 
     def _check_params(self):
         if self.method not in METHODS:
@@ -302,8 +335,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     def _features(self):
         if self.method != "nn":
             return None
-        from .nn import Embedder
-        embedder = Embedder() if self.embedder is None else clone(self.embedder)
+        embedder = default_embedder() if self.embedder is None else clone(self.embedder)
         embedder.set_params(hotspot_quantile=1.0)  # the pipeline has clipped the images already
         return lambda images, mask: embedder.transform(IonImageStack(images, mask))
 
@@ -383,8 +415,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         params.update({f"umap__{k}": v for k, v in umap.get_params().items() if k not in ("random_state", "n_jobs")})
         params["umap__n_neighbors"] = raw["n_neighbors"]
         if self.method == "nn":
-            from .nn import Embedder
-            embedder = Embedder() if self.embedder is None else self.embedder
+            embedder = default_embedder() if self.embedder is None else self.embedder
             params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k != "hotspot_quantile"})
         condensed = None
         if raw["clusterer"] == "hdbscan":

@@ -52,7 +52,21 @@ UmapOptions IonImageClusteringOptions::default_umap() {
   UmapOptions umap;
   umap.n_components = 3;
   umap.min_dist = 0.0;
+  umap.metric = Metric::cosine;  // bench/ion_features/study.py; paper(): euclidean
   return umap;
+}
+
+IonImageClusteringOptions IonImageClusteringOptions::paper() {
+  IonImageClusteringOptions o;
+  o.method = IonClusteringMethod::nn;
+  o.feature_set = IonFeatureSet::cnn;
+  o.umap = default_umap();
+  o.umap.metric = Metric::euclidean;
+  o.clusterer = IonClusterer::dbscan;
+  o.dbscan = DbscanOptions{};
+  o.dbscan.min_samples = 5;
+  o.eps_auto = true;
+  return o;
 }
 
 void IonImageClusteringOptions::validate() const {

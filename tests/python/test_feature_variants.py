@@ -130,3 +130,24 @@ def test_pipeline_with_each_variant(section, resnet_dir, pooling, feature_set, c
         np.testing.assert_allclose(np.linalg.norm(model.features_[kept][:, cnn_dim:], axis=1), 1, rtol=1e-5)
     # 96 ion images of 14 patterns; a random grouping scores about 0.
     assert se.adjusted_rand_score(pattern, r.labels) > 0.3
+
+
+def test_defaults_and_the_paper_preset(data_dir, tmp_path):
+    model = se.IonImageClustering()
+    assert (model.clusterer, model.feature_set) == ("hdbscan", "cnn+pixels")
+    assert se.pipeline.default_embedder().pooling == "spatial_pyramid"
+    assert se.pipeline.default_umap().metric == "cosine"
+    paper = se.IonImageClustering.paper(random_state=4)
+    assert (paper.method, paper.clusterer, paper.feature_set, paper.embedder.pooling, paper.umap.metric,
+            paper.min_samples, paper.eps, paper.random_state) == ("nn", "dbscan", "cnn", "avg", "euclidean", 5, None, 4)
+    # The CLI: the defaults, and --preset paper (flags still override it).
+    from spatialembed.cli import main
+    import json
+    folder = data_dir / "msi" / "glioblastoma_png"
+    for preset, clusterer, metric in (("default", "hdbscan", "cosine"), ("paper", "dbscan", "euclidean")):
+        out = tmp_path / preset
+        assert main(["cluster-ions", str(folder), "--out", str(out), "--method", "umap_only", "--no-report", "--quiet",
+                     "--preset", preset, "--threads", "2"]) == 0
+        params = json.load(open(out / "params.json"))["methods"]["umap_only"]["params"]
+        assert params["clusterer"] == clusterer and params["umap__metric"] == metric
+        assert ("eps" in params) == (clusterer == "dbscan")

@@ -9,7 +9,11 @@
 /// - **umap_only** (the paper's baseline): preprocess → the raw ion-image vectors (measured
 ///   pixels) → UMAP to 3-D → DBSCAN.
 ///
-/// Either pipeline can end in HDBSCAN instead of DBSCAN (`clusterer`).
+/// Either pipeline can end in HDBSCAN (the default) or DBSCAN (the paper) (`clusterer`). The
+/// defaults (HDBSCAN; nn: CNN features fused with the pixels, `feature_set`; and, for the
+/// features function, an `Embedder` with pooling spatial_pyramid) were chosen by
+/// bench/ion_features/study.py (docs/results.md); `IonImageClusteringOptions::paper()` is the
+/// published configuration.
 ///
 /// The header needs no LibTorch: the nn method takes its features from a function, e.g.
 /// ```cpp
@@ -85,16 +89,18 @@ struct IonImageClusteringOptions {
   PreprocessOptions preprocess{};
   /// The features of the nn method (required for it, ignored by umap_only).
   IonImageFeatureFn features;
-  /// The nn method's UMAP input: cnn (default, the paper) or cnn+pixels (ignored by umap_only).
-  IonFeatureSet feature_set = IonFeatureSet::cnn;
+  /// The nn method's UMAP input: cnn+pixels (default, chosen by bench/ion_features/study.py,
+  /// docs/results.md) or cnn (the paper, `paper()`); ignored by umap_only.
+  IonFeatureSet feature_set = IonFeatureSet::cnn_pixels;
   /// Weight of the L2-normalised pixel part against the L2-normalised CNN part (1) for
   /// feature_set cnn+pixels; finite, ≥ 0 (0 = CNN features only, normalised).
   double pixel_weight = 1.0;
   /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
   /// set. Its seed and num_threads are replaced by the ones below.
   UmapOptions umap = default_umap();
-  /// The clustering of the UMAP coordinates: dbscan (default, the paper) or hdbscan.
-  IonClusterer clusterer = IonClusterer::dbscan;
+  /// The clustering of the UMAP coordinates: hdbscan (default, chosen by
+  /// bench/ion_features/study.py; no eps) or dbscan (the paper, `paper()`).
+  IonClusterer clusterer = IonClusterer::hdbscan;
   /// DBSCAN in the UMAP space (clusterer dbscan); eps is used only when `eps_auto` is false.
   /// Its num_threads is replaced by the one below.
   DbscanOptions dbscan{};
@@ -112,9 +118,14 @@ struct IonImageClusteringOptions {
 
   /// Throws InvalidArgument naming the field, its value and the allowed range.
   void validate() const;
-  /// umap-learn's defaults but n_components = 3 (as the paper) and min_dist = 0 (tight
-  /// clusters, as umap-learn's documentation advises when clustering the embedding).
+  /// umap-learn's defaults but n_components = 3 (as the paper), min_dist = 0 (tight
+  /// clusters, as umap-learn's documentation advises when clustering the embedding) and metric
+  /// cosine (chosen by bench/ion_features/study.py; the paper's euclidean in `paper()`).
   static UmapOptions default_umap();
+  /// The faithful configuration of Zhang et al. 2021: method nn, feature_set cnn, UMAP 3-D
+  /// (min_dist 0) on euclidean distances, DBSCAN with min_samples 5 and eps at the k-distance
+  /// knee. Give it the features of an `Embedder` with pooling avg (the Embedder's default).
+  static IonImageClusteringOptions paper();
 };
 
 /// How good a clustering looks without ground truth.

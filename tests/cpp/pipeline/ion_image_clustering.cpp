@@ -49,6 +49,9 @@ IonImageStack three_pattern_stack(std::uint64_t seed) {
 IonImageClusteringOptions small_options(IonClusteringMethod method) {
   IonImageClusteringOptions o;
   o.method = method;
+  o.clusterer = IonClusterer::dbscan;  // these tests exercise the DBSCAN path and the plain features
+  o.feature_set = IonFeatureSet::cnn;
+  o.umap.metric = Metric::euclidean;
   o.umap.n_neighbors = 10;
   o.dbscan.min_samples = 5;
   // The three patterns lie tens of units apart in 3-D, each spread over a few units; an eps
@@ -316,8 +319,32 @@ TEST_CASE("IonImageClustering feature_set cnn+pixels fuses the L2-normalised par
       for (std::size_t p = 0; p < kSide * kSide; ++p)
         if (stack.mask[p]) REQUIRE(row[j++] == Approx(weight * image[p] / std::sqrt(xx)).margin(1e-6));
     }
-    check_recovers_patterns(result);
+    // UMAP saw exactly these rows: the same rows given as plain cnn features give the same run.
+    auto plain = options;
+    plain.feature_set = IonFeatureSet::cnn;
+    plain.features = [&](const IonImageStack&) {
+      std::vector<float> rows;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* row = result.features.data() + prepared.kept[i] * (D + M);
+        rows.insert(rows.end(), row, row + D + M);
+      }
+      return rows;
+    };
+    const auto again = IonImageClustering(plain).fit_prepared(prepared);
+    CHECK(again.labels == result.labels);
+    for (std::size_t i = 0; i < n * 3; ++i) REQUIRE(again.embedding[i] == result.embedding[i]);  // kept rows come first
   }
+  const auto paper = IonImageClusteringOptions::paper();
+  CHECK(paper.method == IonClusteringMethod::nn);
+  CHECK(paper.feature_set == IonFeatureSet::cnn);
+  CHECK(paper.clusterer == IonClusterer::dbscan);
+  CHECK(paper.umap.metric == Metric::euclidean);
+  const IonImageClusteringOptions defaults;
+  CHECK(defaults.clusterer == IonClusterer::hdbscan);
+  CHECK(defaults.feature_set == IonFeatureSet::cnn_pixels);
+  CHECK(defaults.umap.metric == Metric::cosine);
+  CHECK(paper.umap.n_components == 3);
+  CHECK((paper.eps_auto && paper.dbscan.min_samples == 5));
   CHECK(parse_ion_feature_set("cnn+pixels") == IonFeatureSet::cnn_pixels);
   CHECK(std::string(to_string(IonFeatureSet::cnn)) == "cnn");
   CHECK_THROWS_WITH(parse_ion_feature_set("pixels"), Catch::Contains("feature_set") && Catch::Contains("pixels"));
