@@ -13,8 +13,9 @@ namespace spatialembed::bindings {
 
 void bind_embedder_options(py::module_& m) {
   using O = EmbedderOptions;
-  py::class_<O>(m, "EmbedderOptions", "Options of Embedder (nn/embedder.hpp); spatialembed.Embedder fills them by name.")
-      .def(py::init<>())
+  py::class_<O> options(m, "EmbedderOptions",
+                        "Options of Embedder (nn/embedder.hpp); spatialembed.Embedder fills them by name.");
+  options.def(py::init<>())
       .def_readwrite("backbone", &O::backbone, "'resnet50' (default), 'xception' or 'torchscript'.")
       .def_readwrite("weights", &O::weights,
                      "TF.js layers model (folder or model.json) or Keras HDF5 (resnet50, xception), or a TorchScript "
@@ -37,8 +38,11 @@ void bind_embedder_options(py::module_& m) {
           "std", [](const O& o) { return o.normalization_constants.std; },
           [](O& o, const std::array<float, 3>& v) { o.normalization_constants.std = v; },
           "RGB std on [0, 1] for normalization 'torch'; each > 0. Default ImageNet's (0.229, 0.224, 0.225).")
-      .def_readwrite("logits", &O::logits, "Output the 1000 ImageNet logits instead of the pooled features.")
-      .def_readwrite("preprocess", &O::preprocess,
+      .def_readwrite("logits", &O::logits, "Output the 1000 ImageNet logits instead of the pooled features.");
+  def_enum(options, "pooling", &O::pooling, &parse_embedder_pooling,
+           "Feature maps to a vector: 'avg' (default, the paper), 'spatial_pyramid' (1x1, 2x2, 4x4 grids) or "
+           "'multi_layer' (pooled stages); not 'avg': resnet50/xception without logits.");
+  options.def_readwrite("preprocess", &O::preprocess,
                      "Ion-image PreprocessOptions, per image, before the resize; tic_normalize must be False.");
   // validate() is attached by spatialembed._nn (it is implemented in the LibTorch layer).
 

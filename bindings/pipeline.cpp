@@ -198,7 +198,12 @@ void bind_options(py::module_& m) {
   def_enum(o, "method", &O::method, &parse_ion_clustering_method, "'nn' (default: CNN features) or 'umap_only'.");
   o.def_readwrite("preprocess", &O::preprocess, "Per-image PreprocessOptions before either method.")
       .def_readwrite("umap", &O::umap, "UmapOptions; default_umap() unless set; seed and num_threads replaced by these.");
-  def_enum(o, "clusterer", &O::clusterer, &parse_ion_clusterer, "'dbscan' (default, the paper) or 'hdbscan'.");
+  def_enum(o, "feature_set", &O::feature_set, &parse_ion_feature_set,
+           "nn method's UMAP input: 'cnn+pixels' (default: [f/|f|, pixel_weight*x/|x|]) or 'cnn' (the paper).");
+  o.def_readwrite("pixel_weight", &O::pixel_weight,
+                  "Weight of the L2-normalised pixel part for feature_set 'cnn+pixels'; finite, >= 0. Default 1.");
+  def_enum(o, "clusterer", &O::clusterer, &parse_ion_clusterer,
+           "'hdbscan' (default, chosen by bench/ion_features/study.py) or 'dbscan' (the paper).");
   o.def_readwrite("dbscan", &O::dbscan, "DbscanOptions in the UMAP space; eps used only when eps_auto is False.")
       .def_readwrite("hdbscan", &O::hdbscan, "HdbscanOptions in the UMAP space (clusterer 'hdbscan').")
       .def_readwrite("eps_auto", &O::eps_auto, "Choose eps as the knee of the k-distance curve. Default True.")
@@ -207,7 +212,9 @@ void bind_options(py::module_& m) {
       .def_readwrite("num_threads", &O::num_threads, "Threads for every stage; 0 = all cores.")
       .def("validate", &O::validate, "Raises ValueError naming the field, its value and the allowed range.")
       .def_static("default_umap", &O::default_umap,
-                  "umap-learn's defaults but n_components = 3 and min_dist = 0 (the pipeline's UMAP).");
+                  "umap-learn's defaults but n_components = 3, min_dist = 0 and metric cosine (the pipeline's UMAP).")
+      .def_static("paper", &O::paper,
+                  "The faithful configuration of Zhang et al. 2021: nn, feature_set 'cnn', euclidean UMAP, DBSCAN.");
 }
 
 // A read-only NumPy view of memory that `base` (a Python object) keeps alive.

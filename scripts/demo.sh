@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: groups the ion images of an MSI section by shared spatial structure with both
 # pipelines of Zhang et al. (Anal Bioanal Chem 413:2803, 2021) — ImageNet ResNet-50 features
-# → UMAP 3-D → DBSCAN, and UMAP on the raw ion images → DBSCAN — and writes a self-contained
+# → UMAP 3-D → clusters, and UMAP on the raw ion images → clusters, with the library's defaults
+# (docs/results.md; `--preset paper` for the published configuration) — and writes a self-contained
 # report. Input: the real mouse-kidney imzML from $SPATIALEMBED_DATA (default ../shared/data)
 # when it is there, otherwise a simulated tissue section with ground truth.
 # Extra arguments go to `spatialembed cluster-ions` (e.g. --threads 2).
@@ -15,9 +16,8 @@ KIDNEY=$DATA/msi/mouse_kidney/mouse_kidney_nyakas2013.imzML
 OUT=results/cluster-ions
 if [ -f "$KIDNEY" ]; then
   # Linear-TOF profile spectra: peaks span a few points, hence the small peak window.
-  # 60 ion images: smaller neighbourhoods (UMAP n_neighbors 10, DBSCAN min_samples 3) suit so few.
+  # The library's defaults (HDBSCAN, no eps or neighbourhood sizes to tune for 60 ion images).
   .venv/bin/spatialembed cluster-ions "$KIDNEY" --method both --top-n 60 --snr 2 --half-window 5 \
-    --n-neighbors 10 --min-samples 3 \
     --out "$OUT/mouse_kidney" --overwrite "$@"
   REPORT=$OUT/mouse_kidney/report.html
 else

@@ -31,7 +31,7 @@ DATASETS = [
 def run(name, source, extra, reference, data, out, args, seed):
     folder = out / f"{source.split('/')[-1].replace('.imzML', '')}_seed{seed}"
     command = [sys.executable, "-m", "spatialembed", "cluster-ions", str(data / "msi" / source), "--out", str(folder),
-               "--method", args.method, "--overwrite", "--quiet", "--seed", str(seed), *extra]
+               "--method", args.method, "--preset", "paper", "--overwrite", "--quiet", "--seed", str(seed), *extra]
     if reference:
         command += ["--reference", str(data / "msi" / reference)]
     if args.threads:

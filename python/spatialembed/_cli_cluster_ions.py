@@ -33,15 +33,26 @@ def add_parser(subparsers):
     nn.add_argument("--input-size", type=int, help="network input side for torchscript backbones, pixels")
     nn.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     nn.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
+    p.add_argument("--preset", choices=["default", "paper"], default="default",
+                   help="default: the library's defaults (chosen by evidence, docs/results.md); paper: Zhang et al. "
+                        "2021 as published (avg pooling, CNN features, euclidean UMAP, DBSCAN). Flags below override")
+    nn.add_argument("--pooling", choices=["avg", "spatial_pyramid", "multi_layer"], default=None,
+                    help="feature maps -> vector: global average (the paper), 1x1+2x2+4x4 spatial pyramid, or "
+                         "several stages' averages (default: the preset's)")
+    nn.add_argument("--feature-set", choices=["cnn", "cnn+pixels"], default=None,
+                    help="what UMAP sees: CNN features, or CNN features and pixels, each L2-normalised "
+                         "(default: the preset's)")
+    nn.add_argument("--pixel-weight", type=float, default=1.0,
+                    help="weight of the pixel part of --feature-set cnn+pixels (default: 1)")
     cl = p.add_argument_group("UMAP and the clusterer (DBSCAN or HDBSCAN)")
     cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
     cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")
-    cl.add_argument("--metric", choices=["euclidean", "cosine", "correlation", "manhattan"], default="euclidean",
-                    help="UMAP input distance (default: euclidean)")
+    cl.add_argument("--metric", choices=["euclidean", "cosine", "correlation", "manhattan"], default=None,
+                    help="UMAP input distance (default: the preset's)")
     cl.add_argument("--eps", type=float, default=None, help="DBSCAN eps (default: knee of the k-distance curve)")
     cl.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples (default: 5)")
-    cl.add_argument("--clusterer", choices=["dbscan", "hdbscan"], default="dbscan",
-                    help="clustering of the UMAP coordinates (default: dbscan, the paper's)")
+    cl.add_argument("--clusterer", choices=["dbscan", "hdbscan"], default=None,
+                    help="clustering of the UMAP coordinates (default: the preset's; the paper's is dbscan)")
     cl.add_argument("--min-cluster-size", type=int, default=5,
                     help="HDBSCAN min_cluster_size (default: 5)")
     cl.add_argument("--hdbscan-min-samples", type=int, default=None,
@@ -68,6 +79,17 @@ def run(args):
     from .nn import Embedder, reuse_freed_memory
     from .workflow import cluster_ions, read_mz_list
 
+    from .pipeline import DEFAULT_POOLING, IonImageClustering, default_umap
+
+    if args.preset == "paper":
+        preset = dict(pooling="avg", feature_set="cnn", metric="euclidean", clusterer="dbscan")
+    else:
+        defaults = IonImageClustering().get_params()
+        preset = dict(pooling=DEFAULT_POOLING, feature_set=defaults["feature_set"], metric=default_umap().metric,
+                      clusterer=defaults["clusterer"])
+    for name, value in preset.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     reuse_freed_memory()  # our own process: CNN batches stop paying page faults (2-3.6x faster embedding)
 
     log = (lambda line: None) if args.quiet else (lambda line: print(f"cluster-ions: {line}", file=sys.stderr))
@@ -78,7 +100,8 @@ def run(args):
                         max_image_pixels=args.max_image_pixels)
     clustering_options = dict(
         embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
-                          input_size=args.input_size),
+                          input_size=args.input_size, pooling=args.pooling),
+        feature_set=args.feature_set, pixel_weight=args.pixel_weight,
         umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
         clusterer=args.clusterer,
         hdbscan=HDBSCAN(min_cluster_size=args.min_cluster_size, min_samples=args.hdbscan_min_samples,

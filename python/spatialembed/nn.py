@@ -9,7 +9,7 @@ from ._validation import num_threads
 # The C++ defaults (EmbedderOptions is bound in _core: reading them does not load LibTorch).
 _DEFAULTS = _core.EmbedderOptions()
 # Parameters that are EmbedderOptions fields of the same name and meaning.
-_SAME_NAME = ("backbone", "device", "batch_size", "dtype", "logits", "mean", "std")
+_SAME_NAME = ("backbone", "device", "batch_size", "dtype", "logits", "mean", "std", "pooling")
 
 __all__ = ["Embedder", "default_weights_path", "cuda_available", "has_nn", "reuse_freed_memory"]
 
@@ -105,6 +105,13 @@ class Embedder(TransformerMixin, BaseEstimator):
         RGB mean and std on [0, 1] for "torch" (ImageNet's by default).
     logits : bool, default=False
         Return the 1000 ImageNet logits instead of the pooled features.
+    pooling : {"avg", "spatial_pyramid", "multi_layer"}, default="avg"
+        Feature maps -> vector (resnet50/xception, without ``logits``). "avg": global average
+        of the last feature map (Keras ``avg_pool``, the paper), D = 2048, nearly
+        translation-invariant. "spatial_pyramid": average pooling over 1x1, 2x2 and 4x4 cells
+        of the last feature map, level g divided by g, concatenated: D = 21 x 2048 = 43008,
+        where a structure sits counts. "multi_layer": global averages of ResNet-50 stages 3,
+        4, 5 (Xception blocks 4, 12, 14), each L2-normalised, concatenated: D = 3584 (3504).
     hotspot_quantile : float, default=0.99
         Ion images: clip each at this quantile of its measured pixels (1 = off) before scaling
         it to [0, 1].
@@ -119,7 +126,8 @@ class Embedder(TransformerMixin, BaseEstimator):
     size, replicated to 3 channels, the backbone's normalisation. Each tile: bilinear resize,
     normalisation.
 
-    Returns (n, 2048) float32 (ResNet-50, Xception; 1000 with ``logits``; D for TorchScript).
+    Returns (n, D) float32: 2048 (ResNet-50, Xception; see ``pooling``), 1000 with ``logits``,
+    D for TorchScript.
 
     Raises
     ------
@@ -142,7 +150,7 @@ class Embedder(TransformerMixin, BaseEstimator):
     def __init__(self, backbone=_DEFAULTS.backbone, weights=None, device=_DEFAULTS.device,
                  batch_size=_DEFAULTS.batch_size, n_jobs=None, *, dtype=_DEFAULTS.dtype, input_size=None,
                  normalization=None, mean=tuple(_DEFAULTS.mean), std=tuple(_DEFAULTS.std), logits=_DEFAULTS.logits,
-                 hotspot_quantile=_DEFAULTS.preprocess.hotspot_quantile):
+                 hotspot_quantile=_DEFAULTS.preprocess.hotspot_quantile, pooling=_DEFAULTS.pooling):
         self.backbone = backbone
         self.weights = weights
         self.device = device
@@ -155,6 +163,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.std = std
         self.logits = logits
         self.hotspot_quantile = hotspot_quantile
+        self.pooling = pooling
 
     def _key(self):
         params = self.get_params()

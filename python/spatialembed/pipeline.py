@@ -14,17 +14,30 @@ from .cluster import HDBSCAN
 from .manifold import UMAP, umap_params
 from .msi import IonImageStack, ion_image_options, png_stack_options, preprocess_options
 
-__all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"]
+__all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages", "default_embedder"]
 
 _DEFAULTS = _core.IonImageClusteringOptions()  # the C++ defaults, read once
 _PREPROCESS_DEFAULTS = _core.PreprocessOptions()
 _ION_IMAGES = _core.IonImageOptions()
 
 
+#: The pooling of the default :class:`Embedder` of ``method="nn"`` (chosen by
+#: bench/ion_features/study.py, docs/results.md); :meth:`IonImageClustering.paper` uses "avg".
+DEFAULT_POOLING = "spatial_pyramid"
+
+
 def default_umap():
     """The UMAP the pipelines use unless given one: C++ ``IonImageClusteringOptions::default_umap()``
-    (3-D as Zhang et al. 2021, ``min_dist=0`` for tight clusters)."""
+    (3-D as Zhang et al. 2021, ``min_dist=0`` for tight clusters, ``metric="cosine"`` chosen by
+    bench/ion_features/study.py; :meth:`IonImageClustering.paper` uses the paper's euclidean)."""
     return UMAP(**umap_params(_core.IonImageClusteringOptions.default_umap()))
+
+
+def default_embedder():
+    """The :class:`Embedder` of ``method="nn"`` unless given one: ResNet-50 (fetched ImageNet
+    weights) with ``pooling=DEFAULT_POOLING``."""
+    from .nn import Embedder
+    return Embedder(pooling=DEFAULT_POOLING)
 
 
 class PreparedIonImages:
@@ -171,8 +184,14 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     - ``method="umap_only"`` (the paper's baseline): preprocess → the raw ion-image vectors
       (measured pixels) → UMAP to 3-D → DBSCAN.
 
-    Either pipeline can end in :class:`HDBSCAN` instead of DBSCAN (``clusterer="hdbscan"``):
-    no eps to choose, and the condensed tree is kept in ``result_.condensed_tree``.
+    Either pipeline can end in :class:`HDBSCAN` (the default: no eps to choose, the condensed
+    tree kept in ``result_.condensed_tree``) or :class:`DBSCAN` (the paper).
+
+    The defaults — HDBSCAN, a spatial-pyramid-pooled ResNet-50 (:func:`default_embedder`) and
+    the CNN features fused with the pixels (``feature_set="cnn+pixels"``) — are the best
+    combination overall of bench/ion_features/study.py (simulated tissue with ground truth,
+    GRINE groupings, isotopes; docs/results.md). :meth:`paper` gives the published
+    configuration (global average pooling, CNN features only, DBSCAN).
 
     Ion images that are all zero after preprocessing (empty or constant) are not clustered
     and get label −1.
@@ -180,18 +199,25 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     method : {"nn", "umap_only"}, default="nn"
-    clusterer : {"dbscan", "hdbscan"}, default="dbscan"
-        The clustering of the UMAP coordinates: DBSCAN (the paper; ``eps``, ``min_samples``,
-        ``dbscan_algorithm``) or HDBSCAN (``hdbscan``).
+    clusterer : {"hdbscan", "dbscan"}, default="hdbscan"
+        The clustering of the UMAP coordinates: HDBSCAN (``hdbscan``; no eps) or DBSCAN (the
+        paper; ``eps``, ``min_samples``, ``dbscan_algorithm``).
     hdbscan : HDBSCAN, default=None
         The HDBSCAN settings of ``clusterer="hdbscan"``; None = ``HDBSCAN()`` (scikit-learn's
         defaults, min_cluster_size=5). Its ``metric`` (euclidean in the UMAP space) and
         ``n_jobs`` are replaced by this estimator's.
+    feature_set : {"cnn+pixels", "cnn"}, default="cnn+pixels"
+        What UMAP sees in ``method="nn"``: per image the CNN features and the preprocessed
+        measured pixels, each L2-normalised, concatenated (``[f / |f|, pixel_weight * x / |x|]``),
+        or the CNN features alone (the paper).
+    pixel_weight : float, default=1.0
+        Weight of the pixel part for ``feature_set="cnn+pixels"`` (>= 0).
     embedder : Embedder, default=None
-        The feature extractor of ``method="nn"``; None = ``Embedder()`` (ResNet-50 with the
-        fetched ImageNet weights). Its ``hotspot_quantile`` is ignored: images arrive clipped.
+        The feature extractor of ``method="nn"``; None = :func:`default_embedder`
+        (ResNet-50 with the fetched ImageNet weights, ``pooling="spatial_pyramid"``). Its
+        ``hotspot_quantile`` is ignored: images arrive clipped.
     umap : UMAP, default=None
-        The reduction; None = ``UMAP(n_components=3, min_dist=0.0)``. Its ``random_state`` and
+        The reduction; None = ``UMAP(n_components=3, min_dist=0.0, metric="cosine")``. Its ``random_state`` and
         ``n_jobs`` are replaced by this estimator's.
     eps : float, default=None
         DBSCAN radius in the UMAP space; None = the knee of the k-distance curve
@@ -255,8 +281,11 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
                  hotspot_quantile=_PREPROCESS_DEFAULTS.hotspot_quantile,
                  median_filter=_PREPROCESS_DEFAULTS.median_filter, isotope_tolerance=_DEFAULTS.isotopes.tolerance,
                  isotope_unit=_DEFAULTS.isotopes.unit, max_charge=_DEFAULTS.isotopes.max_charge,
-                 random_state=_DEFAULTS.seed, n_jobs=None, verbose=False):
+                 random_state=_DEFAULTS.seed, n_jobs=None, verbose=False, feature_set=_DEFAULTS.feature_set,
+                 pixel_weight=_DEFAULTS.pixel_weight):
         self.method = method
+        self.feature_set = feature_set
+        self.pixel_weight = pixel_weight
         self.clusterer = clusterer
         self.hdbscan = hdbscan
         self.embedder = embedder
@@ -274,6 +303,21 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
+    @classmethod
+    def paper(cls, **params):
+        """The faithful configuration of Zhang et al. (2021), C++ ``IonImageClusteringOptions::paper()``:
+        ``method="nn"``, ResNet-50 with global average pooling (``Embedder(pooling="avg")``),
+        ``feature_set="cnn"``, UMAP 3-D (``min_dist=0``) on euclidean distances, DBSCAN with
+        ``min_samples=5`` and eps at the k-distance knee. ``params`` override any of these (e.g.
+        ``random_state``)."""
+        from .nn import Embedder
+        paper = _core.IonImageClusteringOptions.paper()
+        settings = dict(method=paper.method, embedder=Embedder(pooling="avg"), feature_set=paper.feature_set,
+                        clusterer=paper.clusterer, umap=UMAP(**umap_params(paper.umap)), eps=None,
+                        min_samples=paper.dbscan.min_samples)
+        settings.update(params)
+        return cls(**settings)
+
     def _preprocess(self):
         """This estimator's C++ PreprocessOptions: one parameter per field (num_threads from n_jobs)."""
         return preprocess_options(self.n_jobs, **struct_values(self, _core.PreprocessOptions, exclude=("num_threads",)))
@@ -282,7 +326,8 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         """The C++ IonImageClusteringOptions, filled by name (checks are C++ ``validate()``'s)."""
         o = _core.IonImageClusteringOptions()
         seed = self.random_state % 2**64 if isinstance(self.random_state, numbers.Integral) else self.random_state
-        fill(o, dict(method=self.method, clusterer=self.clusterer, eps_auto=self.eps is None, seed=seed,
+        fill(o, dict(method=self.method, feature_set=self.feature_set, pixel_weight=self.pixel_weight,
+                     clusterer=self.clusterer, eps_auto=self.eps is None, seed=seed,
                      num_threads=num_threads(self.n_jobs)))
         o.preprocess = self._preprocess()
         o.umap = self._umap_options()
@@ -311,8 +356,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     def _features(self):
         if self.method != "nn":
             return None
-        from .nn import Embedder
-        embedder = Embedder() if self.embedder is None else clone(self.embedder)
+        embedder = default_embedder() if self.embedder is None else clone(self.embedder)
         embedder.set_params(hotspot_quantile=1.0)  # the pipeline has clipped the images already
         return lambda images, mask: embedder.transform(IonImageStack(images, mask))
 
@@ -386,8 +430,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         params.update({f"umap__{k}": v for k, v in umap.get_params().items() if k not in ("random_state", "n_jobs")})
         params["umap__n_neighbors"] = raw.n_neighbors
         if self.method == "nn":
-            from .nn import Embedder
-            embedder = Embedder() if self.embedder is None else self.embedder
+            embedder = default_embedder() if self.embedder is None else self.embedder
             params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k != "hotspot_quantile"})
         condensed = None
         if raw.clusterer == "hdbscan":

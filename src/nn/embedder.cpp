@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
+#include <torch/nn/functional/pooling.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -20,6 +21,22 @@
 namespace spatialembed {
 
 namespace fs = std::filesystem;
+
+EmbedderPooling parse_embedder_pooling(const std::string& name) {
+  if (name == "avg") return EmbedderPooling::avg;
+  if (name == "spatial_pyramid") return EmbedderPooling::spatial_pyramid;
+  if (name == "multi_layer") return EmbedderPooling::multi_layer;
+  throw InvalidArgument(
+      fmt::format("EmbedderOptions.pooling must be \"avg\", \"spatial_pyramid\" or \"multi_layer\", got \"{}\"", name));
+}
+
+const char* to_string(EmbedderPooling pooling) {
+  switch (pooling) {
+    case EmbedderPooling::spatial_pyramid: return "spatial_pyramid";
+    case EmbedderPooling::multi_layer: return "multi_layer";
+    default: return "avg";
+  }
+}
 
 void EmbedderOptions::validate() const {
   SPATIALEMBED_CHECK(backbone == "resnet50" || backbone == "xception" || backbone == "torchscript", InvalidArgument,
@@ -46,6 +63,10 @@ void EmbedderOptions::validate() const {
     SPATIALEMBED_CHECK(!logits, InvalidArgument, "EmbedderOptions.logits is for resnet50/xception; a TorchScript "
                                                  "backbone's output is whatever its forward returns");
   }
+  SPATIALEMBED_CHECK(pooling == EmbedderPooling::avg || (backbone != "torchscript" && !logits), InvalidArgument,
+                     "EmbedderOptions.pooling \"{}\" needs the feature maps of a resnet50/xception backbone without "
+                     "logits; got backbone \"{}\"{}: use pooling \"avg\"",
+                     to_string(pooling), backbone, logits ? " with logits" : "");
   if (!normalization.empty()) parse_normalization(normalization);
   normalization_constants.validate();
   preprocess.validate();
@@ -69,6 +90,27 @@ std::string default_weights_path(const std::string& backbone) {
 bool cuda_available() { return torch::cuda::is_available(); }
 
 namespace {
+
+// The spatial pyramid of one feature map N×C×h×w → N×21C (1×1, 2×2, 4×4 cells, level g divided by g).
+torch::Tensor spatial_pyramid(const torch::Tensor& map) {
+  namespace F = torch::nn::functional;
+  std::vector<torch::Tensor> levels;
+  for (std::int64_t g : {1, 2, 4})
+    levels.push_back(F::adaptive_avg_pool2d(map, F::AdaptiveAvgPool2dFuncOptions({g, g})).flatten(1) /
+                     static_cast<double>(g));
+  return torch::cat(levels, 1);
+}
+
+// Stage maps → their global averages, each row L2-normalised, concatenated.
+torch::Tensor multi_layer(const std::vector<torch::Tensor>& maps) {
+  std::vector<torch::Tensor> pooled;
+  for (const auto& m : maps) {
+    auto p = m.mean({2, 3});
+    pooled.push_back(p / p.norm(2, 1, true).clamp_min(1e-12));
+  }
+  return torch::cat(pooled, 1);
+}
+
 // LibTorch's intra-op thread count is global to the process: set it for one call only.
 struct ThreadGuard {
   int previous = at::get_num_threads();
@@ -95,7 +137,15 @@ struct Embedder::Impl {
     if (options.channels_last) batch = batch.contiguous(torch::MemoryFormat::ChannelsLast);
     torch::Tensor y;
     if (keras) {
-      y = options.logits ? keras->forward_logits(batch) : keras->features(batch);
+      if (options.logits) {
+        y = keras->forward_logits(batch);
+      } else if (options.pooling == EmbedderPooling::spatial_pyramid) {
+        y = spatial_pyramid(keras->feature_maps(batch, false).back());
+      } else if (options.pooling == EmbedderPooling::multi_layer) {
+        y = multi_layer(keras->feature_maps(batch, true));
+      } else {
+        y = keras->features(batch);
+      }
     } else {
       y = script(batch);
     }
@@ -186,7 +236,13 @@ Embedder::Embedder(EmbedderOptions options) : impl_(std::make_unique<Impl>()) {
 
   // Output width: from the network itself (a TorchScript module says it only by running).
   if (m.keras) {
-    m.output_dim = o.logits ? 1000 : static_cast<std::size_t>(m.keras->feature_dim());
+    std::int64_t dim = m.keras->feature_dim();
+    if (o.pooling == EmbedderPooling::spatial_pyramid) dim *= 1 + 4 + 16;
+    if (o.pooling == EmbedderPooling::multi_layer) {
+      dim = 0;
+      for (auto c : m.keras->stage_channels()) dim += c;
+    }
+    m.output_dim = o.logits ? 1000 : static_cast<std::size_t>(dim);
   } else {
     c10::InferenceMode guard;
     const auto S = static_cast<std::int64_t>(m.input_size);

@@ -47,7 +47,7 @@ ResNet50Impl::ResNet50Impl() : KerasBackboneImpl(2048) {
   eval();
 }
 
-torch::Tensor ResNet50Impl::features(const torch::Tensor& input) {
+std::vector<torch::Tensor> ResNet50Impl::feature_maps(const torch::Tensor& input, bool all_stages) {
   SPATIALEMBED_CHECK(input.dim() == 4 && input.size(1) == 3 && input.size(2) >= 32 && input.size(3) >= 32,
                      InvalidArgument, "resnet50 input must be N x 3 x H x W with H, W >= 32, got {}",
                      fmt::join(input.sizes(), " x "));
@@ -55,14 +55,18 @@ torch::Tensor ResNet50Impl::features(const torch::Tensor& input) {
   auto x = torch::relu(detail::batch_norm(bn_conv1_, conv1_(F::pad(input, F::PadFuncOptions({3, 3, 3, 3})))));
   // Zero padding before the max pool equals skipping the pad: every value is ≥ 0 after ReLU.
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
-  for (auto& b : blocks_) {
+  std::vector<torch::Tensor> maps;
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    auto& b = blocks_[i];
     auto y = torch::relu(detail::batch_norm(b.bn_a, b.conv_a(x)));
     y = torch::relu(detail::batch_norm(b.bn_b, b.conv_b(y)));
     y = detail::batch_norm(b.bn_c, b.conv_c(y));
     auto shortcut = b.conv_short ? detail::batch_norm(b.bn_short, b.conv_short(x)) : x;
     x = torch::relu(y + shortcut);
+    if (all_stages && (i == 6 || i == 12)) maps.push_back(x);  // last blocks of stages 3 (3d) and 4 (4f)
   }
-  return x.mean({2, 3});
+  maps.push_back(x);
+  return maps;
 }
 
 }  // namespace spatialembed

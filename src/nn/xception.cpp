@@ -58,7 +58,7 @@ XceptionImpl::XceptionImpl() : KerasBackboneImpl(2048) {
   eval();
 }
 
-torch::Tensor XceptionImpl::features(const torch::Tensor& input) {
+std::vector<torch::Tensor> XceptionImpl::feature_maps(const torch::Tensor& input, bool all_stages) {
   SPATIALEMBED_CHECK(input.dim() == 4 && input.size(1) == 3 && input.size(2) >= 71 && input.size(3) >= 71,
                      InvalidArgument, "xception input must be N x 3 x H x W with H, W >= 71, got {}",
                      fmt::join(input.sizes(), " x "));
@@ -75,16 +75,20 @@ torch::Tensor XceptionImpl::features(const torch::Tensor& input) {
   x = strided_block(blocks_[0], 0, false);
   x = strided_block(blocks_[1], 1, true);
   x = strided_block(blocks_[2], 2, true);
+  std::vector<torch::Tensor> maps;
+  if (all_stages) maps.push_back(x);  // block 4, end of the entry flow
   for (std::size_t b = 3; b < 11; ++b) {  // middle flow, blocks 5–12
     auto y = x;
     for (auto& s : blocks_[b]) y = detail::batch_norm(s.bn, s.conv(torch::relu(y)));
     x = x + y;
   }
+  if (all_stages) maps.push_back(x);  // block 12, end of the middle flow
   x = strided_block(blocks_[11], 3, true);
   auto& exit = blocks_[12];
   x = torch::relu(detail::batch_norm(exit[0].bn, exit[0].conv(x)));
   x = torch::relu(detail::batch_norm(exit[1].bn, exit[1].conv(x)));
-  return x.mean({2, 3});
+  maps.push_back(x);
+  return maps;
 }
 
 }  // namespace spatialembed

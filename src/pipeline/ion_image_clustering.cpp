@@ -40,17 +40,41 @@ IonClusterer parse_ion_clusterer(const std::string& name) {
 
 const char* to_string(IonClusterer clusterer) { return clusterer == IonClusterer::dbscan ? "dbscan" : "hdbscan"; }
 
+IonFeatureSet parse_ion_feature_set(const std::string& name) {
+  if (name == "cnn") return IonFeatureSet::cnn;
+  if (name == "cnn+pixels") return IonFeatureSet::cnn_pixels;
+  throw InvalidArgument(fmt::format("feature_set must be 'cnn' or 'cnn+pixels', got '{}'", name));
+}
+
+const char* to_string(IonFeatureSet feature_set) { return feature_set == IonFeatureSet::cnn ? "cnn" : "cnn+pixels"; }
+
 UmapOptions IonImageClusteringOptions::default_umap() {
   UmapOptions umap;
   umap.n_components = 3;
   umap.min_dist = 0.0;
+  umap.metric = Metric::cosine;  // bench/ion_features/study.py; paper(): euclidean
   return umap;
+}
+
+IonImageClusteringOptions IonImageClusteringOptions::paper() {
+  IonImageClusteringOptions o;
+  o.method = IonClusteringMethod::nn;
+  o.feature_set = IonFeatureSet::cnn;
+  o.umap = default_umap();
+  o.umap.metric = Metric::euclidean;
+  o.clusterer = IonClusterer::dbscan;
+  o.dbscan = DbscanOptions{};
+  o.dbscan.min_samples = 5;
+  o.eps_auto = true;
+  return o;
 }
 
 void IonImageClusteringOptions::validate() const {
   SPATIALEMBED_CHECK(method != IonClusteringMethod::nn || features, InvalidArgument,
                      "method 'nn' needs a features function (e.g. an Embedder's transform); got none");
   SPATIALEMBED_CHECK(num_threads >= 0, InvalidArgument, "num_threads must be >= 0, got {}", num_threads);
+  SPATIALEMBED_CHECK(std::isfinite(pixel_weight) && pixel_weight >= 0, InvalidArgument,
+                     "pixel_weight must be finite and >= 0, got {}", pixel_weight);
   preprocess.validate();
   umap.validate();
   isotopes.validate();
@@ -156,6 +180,31 @@ std::vector<float> checked_features(const IonImageClusteringOptions& options, co
                      (bad - features.begin()) / static_cast<std::ptrdiff_t>(dim),
                      stack.mz[static_cast<std::size_t>(bad - features.begin()) / dim], *bad);
   return features;
+}
+
+// [f / ‖f‖, w · x / ‖x‖] per image: CNN features (n × dim) fused with the measured pixels.
+std::vector<float> fuse_with_pixels(const std::vector<float>& features, std::size_t& dim, const IonImageStack& stack,
+                                    double pixel_weight, int num_threads) {
+  const std::size_t n = stack.n_images(), M = stack.n_measured(), D = dim, P = stack.n_pixels();
+  std::vector<float> rows(n * (D + M));
+  parallel_for(n, num_threads, [&](std::size_t k) {
+    const float* f = features.data() + k * D;
+    float* out = rows.data() + k * (D + M);
+    double ff = 0.0;
+    for (std::size_t j = 0; j < D; ++j) ff += static_cast<double>(f[j]) * f[j];
+    const double fs = ff > 0 ? 1.0 / std::sqrt(ff) : 0.0;
+    for (std::size_t j = 0; j < D; ++j) out[j] = static_cast<float>(f[j] * fs);
+    const float* image = stack.image(k);
+    double xx = 0.0;
+    for (std::size_t p = 0; p < P; ++p)
+      if (stack.mask[p]) xx += static_cast<double>(image[p]) * image[p];
+    const double xs = xx > 0 ? pixel_weight / std::sqrt(xx) : 0.0;
+    float* px = out + D;
+    for (std::size_t p = 0; p < P; ++p)
+      if (stack.mask[p]) *px++ = static_cast<float>(image[p] * xs);
+  }, 4);
+  dim = D + M;
+  return rows;
 }
 
 ProgressCallback stage_progress(const StageProgressCallback& progress, const char* stage) {
@@ -378,6 +427,7 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
     report_stage(o.progress, "embed", 0, n);
     std::size_t dim = 0;
     rows = checked_features(o, stack, dim);
+    if (o.feature_set == IonFeatureSet::cnn_pixels) rows = fuse_with_pixels(rows, dim, stack, o.pixel_weight, o.num_threads);
     X = ConstMatrixF(rows.data(), n, dim);
     result.timings["embed"] = seconds_since(t);
     report_stage(o.progress, "embed", n, n);

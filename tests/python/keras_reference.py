@@ -91,6 +91,11 @@ class KerasNet:
 
 class ResNet50(KerasNet):
     def features(self, x):
+        return self.stage_maps(x)[-1].mean((2, 3))
+
+    def stage_maps(self, x):
+        """Outputs of stages 3, 4 and 5 (the last one the final feature map)."""
+        maps = []
         x = F.pad(x, (3, 3, 3, 3))
         x = F.relu(self.bn(self.conv(x, "conv1", 2), "bn_conv1"))
         x = F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 2)
@@ -103,7 +108,9 @@ class ResNet50(KerasNet):
                 y = self.bn(self.conv(y, f"res{p}_branch2c"), f"bn{p}_branch2c")
                 short = self.bn(self.conv(x, f"res{p}_branch1", s), f"bn{p}_branch1") if b == "a" else x
                 x = F.relu(y + short)
-        return x.mean((2, 3))
+            if stage >= 3:
+                maps.append(x)
+        return maps
 
     def logits(self, features):
         return self.dense(features, "fc1000")

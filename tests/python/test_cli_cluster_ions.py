@@ -28,7 +28,7 @@ def kidney(data_dir):
 def kidney_run(kidney, tmp_path_factory):
     out = tmp_path_factory.mktemp("kidney") / "run"
     result = run_cli(kidney, "--out", out, "--method", "both", "--top-n", "30", "--snr", "2", "--half-window", "5",
-                     "--n-neighbors", "8", "--min-samples", "3", "--threads", "2")
+                     "--n-neighbors", "8", "--min-samples", "3", "--threads", "2", "--preset", "paper")
     assert result.returncode == 0, result.stderr
     return out, result
 

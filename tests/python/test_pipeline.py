@@ -50,7 +50,7 @@ def by_hand(stack, method, umap, eps=None, min_samples=5, features=None, seed=0)
 def test_umap_only_equals_its_components_composed_by_hand(eps):
     stack = three_patterns(1)
     umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
-    model = se.IonImageClustering("umap_only", umap=umap, eps=eps, random_state=3).fit(stack)
+    model = se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, eps=eps, random_state=3).fit(stack)
     labels, Y, eps_used, keep = by_hand(stack, "umap_only", umap, eps=eps, seed=3)
     np.testing.assert_array_equal(model.labels_, labels)
     np.testing.assert_array_equal(model.embedding_[keep], Y)
@@ -62,7 +62,7 @@ def test_umap_only_equals_its_components_composed_by_hand(eps):
 
 def test_recovers_three_patterns_and_summarises_clusters():
     stack = three_patterns(2)
-    model = se.IonImageClustering("umap_only", umap=se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0),
+    model = se.IonImageClustering("umap_only", clusterer="dbscan", umap=se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0),
                                   eps=3.0, random_state=0).fit(stack)
     r = model.result_
     n = PATTERNS * PER_PATTERN
@@ -86,7 +86,7 @@ def test_isotope_coclustering_counts_split_pairs():
     # Pairs across patterns: 400 (pattern 0) with 401.00336 moved to pattern 1's m/z list.
     stack = three_patterns(3)
     stack.mz[PER_PATTERN] = 400.0 + 10.0 * 2 + 1.00336   # pattern 1 image pairs with image 2 (pattern 0)
-    model = se.IonImageClustering("umap_only", umap=se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0),
+    model = se.IonImageClustering("umap_only", clusterer="dbscan", umap=se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0),
                                   eps=3.0).fit(stack)
     e = model.result_.evaluation
     assert e["isotope_pairs"] == 2 and e["isotope_pairs_clustered"] == 2
@@ -97,7 +97,7 @@ def test_nn_uses_the_embedder_on_preprocessed_images(data_dir):
     stack = se.IonImageStack.from_png_dir(data_dir / "msi" / "mouse_bladder_png")
     stack = se.IonImageStack(stack.images[:40], stack.mask, stack.mz[:40])
     umap = se.UMAP(n_components=3, n_neighbors=8, min_dist=0.0)
-    model = se.IonImageClustering("nn", umap=umap, random_state=1, n_jobs=2).fit(stack)
+    model = se.IonImageClustering.paper(umap=umap, random_state=1, n_jobs=2).fit(stack)
     embedder = se.Embedder(hotspot_quantile=1.0, n_jobs=2)
     labels, Y, _, keep = by_hand(stack, "nn", umap, features=lambda images: embedder.transform(
         se.IonImageStack(images, stack.mask)), seed=1)
@@ -112,19 +112,19 @@ def test_nn_uses_the_embedder_on_preprocessed_images(data_dir):
 def test_same_seed_same_result_for_any_n_jobs_and_pickling():
     stack = three_patterns(4)
     umap = se.UMAP(n_components=3, n_neighbors=10)
-    one = se.IonImageClustering("umap_only", umap=umap, random_state=5, n_jobs=1).fit(stack)
-    two = se.IonImageClustering("umap_only", umap=umap, random_state=5, n_jobs=2).fit(stack)
+    one = se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, random_state=5, n_jobs=1).fit(stack)
+    two = se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, random_state=5, n_jobs=2).fit(stack)
     np.testing.assert_array_equal(one.labels_, two.labels_)
     np.testing.assert_array_equal(one.embedding_, two.embedding_)
     again = pickle.loads(pickle.dumps(one))
     np.testing.assert_array_equal(again.labels_, one.labels_)
     assert clone(one).get_params()["umap"].n_neighbors == 10
-    np.testing.assert_array_equal(se.IonImageClustering("umap_only", umap=umap, random_state=5).fit_predict(
+    np.testing.assert_array_equal(se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, random_state=5).fit_predict(
         stack.images), one.labels_)  # a bare array works too
 
 
 def test_progress_bars_when_verbose(capsys):
-    se.IonImageClustering("umap_only", umap=se.UMAP(n_components=3, n_neighbors=10), verbose=True).fit(three_patterns(5))
+    se.IonImageClustering("umap_only", clusterer="dbscan", umap=se.UMAP(n_components=3, n_neighbors=10), verbose=True).fit(three_patterns(5))
     assert "umap" in capsys.readouterr().err
 
 
@@ -143,7 +143,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="eps must be a positive number"):
         se.IonImageClustering("umap_only", eps=0).fit(stack)
     with pytest.raises(ValueError, match="umap must be a spatialembed.UMAP"):
-        se.IonImageClustering("umap_only", umap="umap").fit(stack)
+        se.IonImageClustering("umap_only", clusterer="dbscan", umap="umap").fit(stack)
     with pytest.raises(ValueError, match="min_samples"):
         se.IonImageClustering("umap_only", min_samples=0).fit(stack)
 
@@ -184,12 +184,12 @@ def test_prepared_from_arrays_gives_the_results_of_fit_for_both_methods(monkeypa
     # the features function saw a read-only view of the prepared images, not a copy
     assert seen[0] == (False, False, (PATTERNS * PER_PATTERN, SIDE, SIDE))
     # the prepared images are only read: a second run on them gives the same again
-    again = se.IonImageClustering("umap_only", umap=umap, hotspot_quantile=0.98, random_state=2).fit(prepared)
+    again = se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, hotspot_quantile=0.98, random_state=2).fit(prepared)
     np.testing.assert_array_equal(prepared.images, clean.images[prepared.kept])
-    assert_same_result(again.result_, se.IonImageClustering("umap_only", umap=umap, hotspot_quantile=0.98,
+    assert_same_result(again.result_, se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, hotspot_quantile=0.98,
                                                             random_state=2).fit(stack).result_)
     with pytest.raises(ValueError, match="prepared with"):
-        se.IonImageClustering("umap_only", umap=umap).fit(prepared)  # hotspot_quantile 0.99 != 0.98
+        se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap).fit(prepared)  # hotspot_quantile 0.99 != 0.98
 
 
 def test_prepared_from_a_png_folder_equals_fit_on_the_loaded_stack(tmp_path):
@@ -204,7 +204,7 @@ def test_prepared_from_a_png_folder_equals_fit_on_the_loaded_stack(tmp_path):
     np.testing.assert_array_equal(prepared.mask, loaded.mask)
     np.testing.assert_array_equal(prepared.images, loaded.preprocess().images[prepared.kept])
     umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
-    model = se.IonImageClustering("umap_only", umap=umap, random_state=4)
+    model = se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, random_state=4)
     assert_same_result(clone(model).fit(prepared).result_, clone(model).fit(loaded).result_)
     with pytest.raises(OSError):
         se.PreparedIonImages.from_png_dir(tmp_path / "missing")
@@ -242,11 +242,11 @@ def test_umap_only_searches_exactly_up_to_20000_images():
     rng = np.random.default_rng(3)
     images = rng.random((4200, 3, 3)).astype(np.float32)  # above UMAP's own 4096 switch
     umap = se.UMAP(n_components=3, n_neighbors=5, min_dist=0.0, n_epochs=5)
-    auto = se.IonImageClustering("umap_only", umap=umap, random_state=1).fit(images)
-    exact = se.IonImageClustering("umap_only", umap=clone(umap).set_params(knn_method="exact"),
+    auto = se.IonImageClustering("umap_only", clusterer="dbscan", umap=umap, random_state=1).fit(images)
+    exact = se.IonImageClustering("umap_only", clusterer="dbscan", umap=clone(umap).set_params(knn_method="exact"),
                                   random_state=1).fit(images)
     np.testing.assert_array_equal(auto.embedding_, exact.embedding_)
-    descent = se.IonImageClustering("umap_only", umap=clone(umap).set_params(knn_method="nn_descent"),
+    descent = se.IonImageClustering("umap_only", clusterer="dbscan", umap=clone(umap).set_params(knn_method="nn_descent"),
                                     random_state=1).fit(images)
     assert not np.array_equal(descent.embedding_, exact.embedding_)
 

@@ -85,7 +85,8 @@ def test_nn_method_with_hdbscan(section):
     _, stack, pattern = section
     umap = se.UMAP(n_components=3, n_neighbors=10, min_dist=0.0)
     model = se.IonImageClustering("nn", umap=umap, clusterer="hdbscan", hdbscan=se.HDBSCAN(min_cluster_size=3),
-                                  random_state=0, n_jobs=2).fit(stack)
+                                  embedder=se.Embedder(pooling="avg"), feature_set="cnn", random_state=0,
+                                  n_jobs=2).fit(stack)
     r = model.result_
     assert r.clusterer == "hdbscan" and r.features.shape == (len(stack), 2048)
     kept = ~r.empty

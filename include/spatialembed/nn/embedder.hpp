@@ -22,6 +22,28 @@
 
 namespace spatialembed {
 
+/// How `Embedder` turns the backbone's feature maps into one vector per image (Keras
+/// backbones; a TorchScript module's output is used as it is, so it takes only `avg`).
+enum class EmbedderPooling {
+  /// Global average of the last feature map (Keras `avg_pool`; the paper, Zhang et al. 2021):
+  /// D = 2048. Nearly translation-invariant: a small blob gives about the same vector wherever it sits.
+  avg,
+  /// Spatial pyramid (Lazebnik, Schmid & Ponce 2006; He et al. 2015) over the last feature map
+  /// C×h×w: average pooling over 1×1, 2×2 and 4×4 grids of cells (adaptive average pooling,
+  /// PyTorch's cell bounds), levels concatenated in that order, each level's C×g×g block
+  /// flattened channel-major and divided by g (so that a spatially uniform map contributes the
+  /// same norm at every level): D = 21·C = 43008. Where a structure sits counts.
+  spatial_pyramid,
+  /// Global averages of several stages' outputs, each L2-normalised (so that each stage
+  /// weighs the same), concatenated from shallow to deep: ResNet-50 stages 3, 4, 5
+  /// (512 + 1024 + 2048 = 3584), Xception blocks 4, 12 and 14 (728 + 728 + 2048 = 3504).
+  multi_layer,
+};
+/// Parses "avg", "spatial_pyramid" or "multi_layer"; throws InvalidArgument otherwise.
+EmbedderPooling parse_embedder_pooling(const std::string& name);
+/// The name `parse_embedder_pooling` accepts.
+const char* to_string(EmbedderPooling pooling);
+
 /// Options of `Embedder`; `validate()` checks them all.
 struct EmbedderOptions {
   std::string backbone = "resnet50";  ///< "resnet50", "xception" or "torchscript"
@@ -40,6 +62,9 @@ struct EmbedderOptions {
   std::string normalization;
   InputNormalization normalization_constants;  ///< mean and std (RGB, on [0, 1]) for "torch"
   bool logits = false;                ///< output the 1000 ImageNet logits instead of the pooled features (resnet50/xception with classifier weights)
+  /// Feature maps → vector: avg (default, the paper), spatial_pyramid or multi_layer (see
+  /// `EmbedderPooling`; output_dim() says D). Not avg: resnet50/xception only, without logits.
+  EmbedderPooling pooling = EmbedderPooling::avg;
   /// Ion-image preprocessing, per image, before the resize: hotspot clip at the quantile of
   /// measured pixels, optional median filter, scaling to [0, 1]. tic_normalize must be false
   /// (it needs the whole stack: call `preprocess` on it first).
@@ -71,7 +96,7 @@ class Embedder {
 
   const EmbedderOptions& options() const;
   std::size_t input_size() const;   ///< square network input side, pixels
-  std::size_t output_dim() const;   ///< D of the output rows (2048 for the Keras features, 1000 logits)
+  std::size_t output_dim() const;   ///< D of the output rows (2048 for the Keras features, 1000 logits; see `EmbedderPooling`)
   InputNormalization normalization() const;  ///< the normalisation in use
 
   /// Ion images → n_images × D float32, row-major. Each image: unmeasured pixels 0,

@@ -35,8 +35,14 @@ TORCH_MODULE(SeparableConv2d);
 /// weight loader and the parameter count as Keras reports it.
 class KerasBackboneImpl : public torch::nn::Module {
  public:
-  /// Pooled features, N×feature_dim().
-  virtual torch::Tensor features(const torch::Tensor& x) = 0;
+  /// Pooled features, N×feature_dim(): the global average of the last of `feature_maps`.
+  torch::Tensor features(const torch::Tensor& x) { return feature_maps(x, false).back().mean({2, 3}); }
+  /// Feature maps before pooling, N×C×h×w each: with `all_stages`, the outputs of the stages
+  /// listed by `stage_channels()` (shallow to deep, the last one the final map); otherwise only
+  /// the final map.
+  virtual std::vector<torch::Tensor> feature_maps(const torch::Tensor& x, bool all_stages) = 0;
+  /// Channels of the maps `feature_maps(x, true)` returns (the last = feature_dim()).
+  virtual std::vector<std::int64_t> stage_channels() const = 0;
   /// The classifier's logits (before softmax), N×1000, from `features`' output.
   torch::Tensor logits(const torch::Tensor& features);
   /// Features and logits of an input batch.

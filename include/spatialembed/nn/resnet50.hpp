@@ -17,7 +17,9 @@ namespace spatialembed {
 class ResNet50Impl : public KerasBackboneImpl {
  public:
   ResNet50Impl();
-  torch::Tensor features(const torch::Tensor& x) override;
+  /// All stages: the outputs of stages 3, 4 and 5 (conv3_x, conv4_x, conv5_x).
+  std::vector<torch::Tensor> feature_maps(const torch::Tensor& x, bool all_stages) override;
+  std::vector<std::int64_t> stage_channels() const override { return {512, 1024, 2048}; }
   std::string name() const override { return "resnet50"; }
   std::int64_t input_size() const override { return 224; }
 

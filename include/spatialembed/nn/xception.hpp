@@ -19,7 +19,9 @@ namespace spatialembed {
 class XceptionImpl : public KerasBackboneImpl {
  public:
   XceptionImpl();
-  torch::Tensor features(const torch::Tensor& x) override;
+  /// All stages: the outputs of block 4 (entry flow), block 12 (middle flow) and block 14.
+  std::vector<torch::Tensor> feature_maps(const torch::Tensor& x, bool all_stages) override;
+  std::vector<std::int64_t> stage_channels() const override { return {728, 728, 2048}; }
   std::string name() const override { return "xception"; }
   std::int64_t input_size() const override { return 299; }
 

@@ -9,7 +9,11 @@
 /// - **umap_only** (the paper's baseline): preprocess → the raw ion-image vectors (measured
 ///   pixels) → UMAP to 3-D → DBSCAN.
 ///
-/// Either pipeline can end in HDBSCAN instead of DBSCAN (`clusterer`).
+/// Either pipeline can end in HDBSCAN (the default) or DBSCAN (the paper) (`clusterer`). The
+/// defaults (HDBSCAN; nn: CNN features fused with the pixels, `feature_set`; and, for the
+/// features function, an `Embedder` with pooling spatial_pyramid) were chosen by
+/// bench/ion_features/study.py (docs/results.md); `IonImageClusteringOptions::paper()` is the
+/// published configuration.
 ///
 /// The header needs no LibTorch: the nn method takes its features from a function, e.g.
 /// ```cpp
@@ -55,6 +59,19 @@ IonClusterer parse_ion_clusterer(const std::string& name);
 /// The name `parse_ion_clusterer` accepts.
 const char* to_string(IonClusterer clusterer);
 
+/// What UMAP sees in the nn method.
+enum class IonFeatureSet {
+  cnn,         ///< the features function's rows (the paper)
+  /// "cnn+pixels": per image [f / ‖f‖₂, pixel_weight · x / ‖x‖₂], the CNN features f fused with
+  /// the preprocessed measured pixels x (the umap_only input), each part L2-normalised:
+  /// D + n_measured columns. Texture from the CNN, where and how much from the pixels.
+  cnn_pixels,
+};
+/// Parses "cnn" or "cnn+pixels"; throws InvalidArgument otherwise.
+IonFeatureSet parse_ion_feature_set(const std::string& name);
+/// The name `parse_ion_feature_set` accepts.
+const char* to_string(IonFeatureSet feature_set);
+
 /// Preprocessed ion images (`n × height × width`, values in [0, 1], 0 outside the mask) →
 /// one feature row each: `n × D` float32, row-major. An `Embedder`'s `transform` fits (give the
 /// Embedder `preprocess.hotspot_quantile = 1`: the images arrive already clipped and scaled).
@@ -72,11 +89,18 @@ struct IonImageClusteringOptions {
   PreprocessOptions preprocess{};
   /// The features of the nn method (required for it, ignored by umap_only).
   IonImageFeatureFn features;
+  /// The nn method's UMAP input: cnn+pixels (default, chosen by bench/ion_features/study.py,
+  /// docs/results.md) or cnn (the paper, `paper()`); ignored by umap_only.
+  IonFeatureSet feature_set = IonFeatureSet::cnn_pixels;
+  /// Weight of the L2-normalised pixel part against the L2-normalised CNN part (1) for
+  /// feature_set cnn+pixels; finite, ≥ 0 (0 = CNN features only, normalised).
+  double pixel_weight = 1.0;
   /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
   /// set. Its seed and num_threads are replaced by the ones below.
   UmapOptions umap = default_umap();
-  /// The clustering of the UMAP coordinates: dbscan (default, the paper) or hdbscan.
-  IonClusterer clusterer = IonClusterer::dbscan;
+  /// The clustering of the UMAP coordinates: hdbscan (default, chosen by
+  /// bench/ion_features/study.py; no eps) or dbscan (the paper, `paper()`).
+  IonClusterer clusterer = IonClusterer::hdbscan;
   /// DBSCAN in the UMAP space (clusterer dbscan); eps is used only when `eps_auto` is false.
   /// Its num_threads is replaced by the one below.
   DbscanOptions dbscan{};
@@ -94,9 +118,14 @@ struct IonImageClusteringOptions {
 
   /// Throws InvalidArgument naming the field, its value and the allowed range.
   void validate() const;
-  /// umap-learn's defaults but n_components = 3 (as the paper) and min_dist = 0 (tight
-  /// clusters, as umap-learn's documentation advises when clustering the embedding).
+  /// umap-learn's defaults but n_components = 3 (as the paper), min_dist = 0 (tight
+  /// clusters, as umap-learn's documentation advises when clustering the embedding) and metric
+  /// cosine (chosen by bench/ion_features/study.py; the paper's euclidean in `paper()`).
   static UmapOptions default_umap();
+  /// The faithful configuration of Zhang et al. 2021: method nn, feature_set cnn, UMAP 3-D
+  /// (min_dist 0) on euclidean distances, DBSCAN with min_samples 5 and eps at the k-distance
+  /// knee. Give it the features of an `Embedder` with pooling avg (the Embedder's default).
+  static IonImageClusteringOptions paper();
 };
 
 /// How good a clustering looks without ground truth.
@@ -127,7 +156,7 @@ struct IonImageClusteringResult {
   std::vector<std::uint8_t> empty;       ///< n_images flags: 1 = all zero after preprocessing (not clustered)
   std::vector<float> embedding;          ///< n_images × n_components, row-major; NaN rows for empty images
   std::size_t n_components = 0;
-  std::vector<float> features;           ///< nn: n_images × n_features, row-major, 0 rows for empty images; umap_only: empty
+  std::vector<float> features;           ///< nn: n_images × n_features (UMAP's input: the fused rows for cnn+pixels), row-major, 0 rows for empty images; umap_only: empty
   std::size_t n_features = 0;
   std::size_t height = 0, width = 0;     ///< image size, pixels
   std::vector<std::uint8_t> mask;        ///< height × width, 1 = measured

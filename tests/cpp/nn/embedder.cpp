@@ -159,3 +159,75 @@ TEST_CASE("Embedder bad input is a clear error", "[nn][embedder][bad]") {
     CHECK_THROWS_WITH(Embedder(bad), Contains("truncated") && Contains("byte"));
   }
 }
+
+TEST_CASE("Embedder pooling variants: shapes, avg inside the pyramid, blob position", "[nn][embedder][pooling]") {
+  // One Gaussian blob in the top-left and the same blob in the bottom-right quadrant.
+  IonImageStack stack;
+  stack.height = stack.width = 64;
+  stack.mask.assign(64 * 64, 1);
+  // Blob 0 (radius 6) top-left, blob 1 the same bottom-right, blob 2 radius 3 top-left.
+  const double blobs[][2] = {{16.0, 6.0}, {47.0, 6.0}, {16.0, 3.0}};
+  for (const auto& b : blobs) {
+    for (std::size_t y = 0; y < 64; ++y)
+      for (std::size_t x = 0; x < 64; ++x) {
+        const double dy = y - b[0], dx = x - b[0];
+        stack.images.push_back(static_cast<float>(std::exp(-(dy * dy + dx * dx) / (2 * b[1] * b[1]))));
+      }
+    stack.mz.push_back(b[0] + b[1]);
+  }
+  auto features = [&](EmbedderPooling pooling, std::size_t expected_dim) {
+    auto options = resnet_options();
+    options.pooling = pooling;
+    options.preprocess.hotspot_quantile = 1.0;
+    const Embedder embedder(options);
+    REQUIRE(embedder.output_dim() == expected_dim);
+    auto f = embedder.transform(stack);
+    REQUIRE(f.size() == 3 * expected_dim);
+    return f;
+  };
+  // |f_0 - f_k| / mean |f_i|.
+  auto relative_distance = [](const std::vector<float>& f, std::size_t D, std::size_t k) {
+    double d = 0, norms = 0;
+    for (std::size_t j = 0; j < D; ++j) d += (f[j] - f[k * D + j]) * (f[j] - f[k * D + j]);
+    for (std::size_t i = 0; i < 3; ++i) {
+      double s = 0;
+      for (std::size_t j = 0; j < D; ++j) s += double(f[i * D + j]) * f[i * D + j];
+      norms += std::sqrt(s) / 3;
+    }
+    return std::sqrt(d) / norms;
+  };
+  const auto avg = features(EmbedderPooling::avg, 2048);
+  const auto spp = features(EmbedderPooling::spatial_pyramid, 21 * 2048);
+  const auto ml = features(EmbedderPooling::multi_layer, 512 + 1024 + 2048);
+  // The pyramid's 1×1 level is the global average.
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 2048; ++j)
+      REQUIRE(spp[i * 21 * 2048 + j] == Approx(avg[i * 2048 + j]).epsilon(1e-4).margin(1e-5));
+  // Each stage of multi_layer has unit norm.
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::size_t begin = i * 3584;
+    for (std::size_t c : {512, 1024, 2048}) {
+      double s = 0;
+      for (std::size_t j = begin; j < begin + c; ++j) s += double(ml[j]) * ml[j];
+      CHECK(std::sqrt(s) == Approx(1.0).epsilon(1e-4));
+      begin += c;
+    }
+  }
+  // Moving the blob changes the avg vector no more than resizing it; under the pyramid the
+  // position dominates (Python test: 0.33 vs 0.35 and 0.94 vs 0.43).
+  const double avg_moved = relative_distance(avg, 2048, 1), avg_resized = relative_distance(avg, 2048, 2);
+  const double spp_moved = relative_distance(spp, 21 * 2048, 1), spp_resized = relative_distance(spp, 21 * 2048, 2);
+  INFO("moved / resized: avg " << avg_moved << " / " << avg_resized << ", spatial_pyramid " << spp_moved << " / "
+                               << spp_resized);
+  CHECK(avg_moved < 1.1 * avg_resized);
+  CHECK(spp_moved > 1.8 * spp_resized);
+  CHECK(spp_moved > 2.5 * avg_moved);
+
+  CHECK(parse_embedder_pooling("multi_layer") == EmbedderPooling::multi_layer);
+  CHECK(std::string(to_string(EmbedderPooling::spatial_pyramid)) == "spatial_pyramid");
+  CHECK_THROWS_WITH(parse_embedder_pooling("max"), Contains("pooling") && Contains("max"));
+  EmbedderOptions bad;
+  bad.pooling = EmbedderPooling::spatial_pyramid;
+  bad.logits = true;
+  CHECK_THROWS_WITH(bad.validate(), Contains("pooling") && Contains("logits"));
+}

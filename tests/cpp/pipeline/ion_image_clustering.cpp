@@ -49,6 +49,9 @@ IonImageStack three_pattern_stack(std::uint64_t seed) {
 IonImageClusteringOptions small_options(IonClusteringMethod method) {
   IonImageClusteringOptions o;
   o.method = method;
+  o.clusterer = IonClusterer::dbscan;  // these tests exercise the DBSCAN path and the plain features
+  o.feature_set = IonFeatureSet::cnn;
+  o.umap.metric = Metric::euclidean;
   o.umap.n_neighbors = 10;
   o.dbscan.min_samples = 5;
   // The three patterns lie tens of units apart in 3-D, each spread over a few units; an eps
@@ -327,4 +330,66 @@ TEST_CASE("IonImageClustering with HDBSCAN recovers the patterns for both method
   bad.hdbscan.min_cluster_size = 5;
   bad.hdbscan.min_samples = 200;
   CHECK_THROWS_WITH(IonImageClustering(bad).fit(three_pattern_stack(1)), Catch::Contains("too few for HDBSCAN"));
+}
+
+TEST_CASE("IonImageClustering feature_set cnn+pixels fuses the L2-normalised parts", "[pipeline][feature_set]") {
+  auto stack = three_pattern_stack(3);
+  for (std::size_t p = 0; p < kSide; ++p) stack.mask[p * kSide] = 0;  // column 0 unmeasured
+  const std::size_t M = kSide * kSide - kSide, D = 36, n = kPatterns * kPerPattern;
+  for (const double weight : {1.0, 0.5}) {
+    auto options = small_options(IonClusteringMethod::nn);
+    options.features = block_means;
+    options.feature_set = IonFeatureSet::cnn_pixels;
+    options.pixel_weight = weight;
+    const IonImageClustering pipeline(options);
+    const auto prepared = pipeline.prepare(stack);
+    const auto result = pipeline.fit_prepared(prepared);
+    REQUIRE(result.n_features == D + M);
+    const auto cnn = block_means(prepared.stack);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* row = result.features.data() + prepared.kept[i] * (D + M);
+      // The written-out formula: f / |f| then w * x / |x| over the measured pixels in row-major order.
+      double ff = 0, xx = 0;
+      for (std::size_t j = 0; j < D; ++j) ff += double(cnn[i * D + j]) * cnn[i * D + j];
+      const float* image = prepared.stack.image(i);
+      for (std::size_t p = 0; p < kSide * kSide; ++p)
+        if (stack.mask[p]) xx += double(image[p]) * image[p];
+      for (std::size_t j = 0; j < D; ++j) REQUIRE(row[j] == Approx(cnn[i * D + j] / std::sqrt(ff)).margin(1e-6));
+      std::size_t j = D;
+      for (std::size_t p = 0; p < kSide * kSide; ++p)
+        if (stack.mask[p]) REQUIRE(row[j++] == Approx(weight * image[p] / std::sqrt(xx)).margin(1e-6));
+    }
+    // UMAP saw exactly these rows: the same rows given as plain cnn features give the same run.
+    auto plain = options;
+    plain.feature_set = IonFeatureSet::cnn;
+    plain.features = [&](const IonImageStack&) {
+      std::vector<float> rows;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* row = result.features.data() + prepared.kept[i] * (D + M);
+        rows.insert(rows.end(), row, row + D + M);
+      }
+      return rows;
+    };
+    const auto again = IonImageClustering(plain).fit_prepared(prepared);
+    CHECK(again.labels == result.labels);
+    for (std::size_t i = 0; i < n * 3; ++i) REQUIRE(again.embedding[i] == result.embedding[i]);  // kept rows come first
+  }
+  const auto paper = IonImageClusteringOptions::paper();
+  CHECK(paper.method == IonClusteringMethod::nn);
+  CHECK(paper.feature_set == IonFeatureSet::cnn);
+  CHECK(paper.clusterer == IonClusterer::dbscan);
+  CHECK(paper.umap.metric == Metric::euclidean);
+  const IonImageClusteringOptions defaults;
+  CHECK(defaults.clusterer == IonClusterer::hdbscan);
+  CHECK(defaults.feature_set == IonFeatureSet::cnn_pixels);
+  CHECK(defaults.umap.metric == Metric::cosine);
+  CHECK(paper.umap.n_components == 3);
+  CHECK((paper.eps_auto && paper.dbscan.min_samples == 5));
+  CHECK(parse_ion_feature_set("cnn+pixels") == IonFeatureSet::cnn_pixels);
+  CHECK(std::string(to_string(IonFeatureSet::cnn)) == "cnn");
+  CHECK_THROWS_WITH(parse_ion_feature_set("pixels"), Catch::Contains("feature_set") && Catch::Contains("pixels"));
+  auto bad = small_options(IonClusteringMethod::nn);
+  bad.features = block_means;
+  bad.pixel_weight = -1;
+  CHECK_THROWS_WITH(IonImageClustering(bad), Catch::Contains("pixel_weight") && Catch::Contains("-1"));
 }
