@@ -22,22 +22,6 @@ namespace spatialembed {
 
 namespace fs = std::filesystem;
 
-EmbedderPooling parse_embedder_pooling(const std::string& name) {
-  if (name == "avg") return EmbedderPooling::avg;
-  if (name == "spatial_pyramid") return EmbedderPooling::spatial_pyramid;
-  if (name == "multi_layer") return EmbedderPooling::multi_layer;
-  throw InvalidArgument(
-      fmt::format("EmbedderOptions.pooling must be \"avg\", \"spatial_pyramid\" or \"multi_layer\", got \"{}\"", name));
-}
-
-const char* to_string(EmbedderPooling pooling) {
-  switch (pooling) {
-    case EmbedderPooling::spatial_pyramid: return "spatial_pyramid";
-    case EmbedderPooling::multi_layer: return "multi_layer";
-    default: return "avg";
-  }
-}
-
 void EmbedderOptions::validate() const {
   SPATIALEMBED_CHECK(backbone == "resnet50" || backbone == "xception" || backbone == "torchscript", InvalidArgument,
                      "EmbedderOptions.backbone must be \"resnet50\", \"xception\" or \"torchscript\", got \"{}\"", backbone);

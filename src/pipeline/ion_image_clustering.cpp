@@ -78,10 +78,8 @@ void IonImageClusteringOptions::validate() const {
   preprocess.validate();
   umap.validate();
   isotopes.validate();
-  if (clusterer == IonClusterer::hdbscan) {
-    hdbscan.validate();
-    return;
-  }
+  // Both clusterers' options are checked whichever runs: a bad value is an error even when unused.
+  hdbscan.validate();
   SPATIALEMBED_CHECK(eps_auto || (std::isfinite(dbscan.eps) && dbscan.eps > 0), InvalidArgument,
                      "eps must be a positive number (or automatic), got {}", dbscan.eps);
   if (!eps_auto) dbscan.validate();

@@ -132,6 +132,8 @@ BAD = [
     (se.IonImageClustering, "isotope_unit", "mmu", "unit", None),
     (se.IonImageClustering, "max_charge", 0, "max_charge", None),
     (se.IonImageClustering, "random_state", None, "seed", None),
+    (se.IonImageClustering, "feature_set", "pixels", "feature_set", None),
+    (se.IonImageClustering, "pixel_weight", -1.0, "pixel_weight", None),
 ]
 
 
