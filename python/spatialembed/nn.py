@@ -23,13 +23,12 @@ def reuse_freed_memory():
     """Let this process keep freed memory for reuse instead of returning it to the system
     (glibc: ``mallopt(M_MMAP_MAX, 0)``, ``mallopt(M_TRIM_THRESHOLD, 2**31 - 1)``).
 
-    A CNN forward pass on the CPU allocates and frees activation tensors of hundreds of MB;
-    by default glibc maps each from the system and unmaps it on free, so every batch pays the
-    page faults again (more system than user time on 2 cores). Keeping the memory makes the
-    ``Embedder`` 2–3.6× faster on CPU (ResNet-50 15 → 33 images/s, Xception 3.4 → 12 at 2
-    threads, bench/embedder) at the cost of a higher resident size (+40–60 % of the network's
-    working memory) that is not given back until the process ends. It changes the whole
-    process, so it is opt-in; ``spatialembed cluster-ions`` calls it.
+    spatialembed does not need it: the ``Embedder`` and the contrastive trainer keep their own
+    activation memory (an ``ActivationArena``, LibTorch's CPU allocator only during their
+    calls), which is as fast. It remains for processes that also run other PyTorch code on the
+    CPU, whose activation tensors glibc otherwise maps and unmaps on every layer (page faults
+    on every batch). It changes the whole process and keeps its peak memory until it ends, so
+    nothing in spatialembed calls it.
 
     Returns
     -------

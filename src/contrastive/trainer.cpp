@@ -17,6 +17,7 @@
 #include "contrastive/network.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/contrastive/loss.hpp"
+#include "spatialembed/nn/activation_arena.hpp"
 
 namespace spatialembed {
 
@@ -154,6 +155,10 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
                      train.size());
 
   detail::TorchThreads threads(o.num_threads);
+  // Activation and gradient memory kept from step to step instead of mapped and faulted in
+  // again (the arena is LibTorch's CPU allocator during fit only; its cache goes with fit).
+  ActivationArena arena;
+  ActivationArena::Scope arena_scope(arena);
   // A backbone that trains, deterministically: convolutions without oneDNN (whose weight
   // gradients are summed in thread-count-dependent blocks).
   struct MkldnnGuard {
