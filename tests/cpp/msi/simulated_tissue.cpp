@@ -427,6 +427,7 @@ TEST_CASE("write_truth_json: valid JSON with every field; NaN and inf become nul
   CHECK(j.at("molecules").at("mz").size() == truth.molecule_mz.size());
   // Keys stay in the documented order.
   std::vector<std::string> keys;
-  for (const auto& item : nlohmann::ordered_json::parse(text).items()) keys.push_back(item.key());
+  const auto ordered = nlohmann::ordered_json::parse(text);
+  for (const auto& item : ordered.items()) keys.push_back(item.key());
   CHECK(keys == std::vector<std::string>{"format", "version", "output", "options", "ions", "patterns", "molecules"});
 }
