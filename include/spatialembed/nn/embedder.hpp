@@ -37,7 +37,7 @@ struct EmbedderOptions {
   /// Keep the memory of activation tensors for the next batch and call (an `ActivationArena`,
   /// LibTorch's CPU allocator only during this Embedder's calls) instead of getting it from
   /// the system for every layer of every batch: 2-3x faster on the CPU, for the working
-  /// memory of one batch held while the Embedder lives (ResNet-50, batch 32: ~0.6 GB).
+  /// memory of one batch held while the Embedder lives (ResNet-50, batch 32: ~0.75 GB).
   bool reuse_activation_memory = true;
   std::size_t input_size = 0;         ///< side of the square network input, pixels; 0 = the backbone's (224 resnet50, 299 xception); required for torchscript
   /// "" = the backbone's (caffe for resnet50, tf for xception, torch for torchscript), or
