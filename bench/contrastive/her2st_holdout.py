@@ -22,7 +22,6 @@ import numpy as np
 from spatialembed import highly_variable_genes, read_her2st
 from spatialembed.contrastive import ContrastiveTrainer, pearson_per_gene, predict_expression
 from spatialembed.spatial import pairs_from_sections
-from spatialembed.nn import reuse_freed_memory
 
 SECTIONS = ["B4", "C2", "C3", "C4", "C5", "C6"]
 
@@ -39,7 +38,6 @@ def main():
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
-    reuse_freed_memory()
     root = Path(args.data) / "st" / "her2st"
 
     t0 = time.perf_counter()

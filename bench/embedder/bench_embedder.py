@@ -1,9 +1,14 @@
-"""Embedder benchmark: spatialembed (C++ LibTorch) against the same network in Python PyTorch.
+"""Embedder benchmark: spatialembed (C++ LibTorch) against the same network in Python PyTorch,
+each with the process's default allocator and "tuned" (glibc keeps freed memory:
+``spatialembed.nn.reuse_freed_memory()``), in one run.
 
 Both run the Keras-layout network on the same normalised input batch (N x 3 x S x S float32)
 with the same weights and the same number of threads, each in a fresh child process; the
 time is the best of --repeats forward passes after one warm-up pass, best over --rounds
-child processes per library run alternately. Networks:
+child processes per configuration run alternately. spatialembed's default is its
+ActivationArena (the Embedder keeps its activation memory; nothing else in the process
+changes), so "default" should match "tuned"; PyTorch's default pays the page faults of
+every activation tensor again on each pass. Networks:
 
 - ResNet-50 at 224 x 224, batch 32, the real npm weights (scripts/fetch_weights.sh);
 - Xception at 299 x 299, batch 32, random weights written in the Keras HDF5 layout (no
@@ -33,9 +38,11 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 
 def run_child(spec):
+    import resource
+
     import torch
     torch.set_num_threads(spec["n_jobs"])
-    if spec.get("reuse_freed_memory"):
+    if spec["tuned"]:
         from spatialembed.nn import reuse_freed_memory  # the same allocator settings for both libraries
         assert reuse_freed_memory()
     x = np.load(spec["input"])
@@ -58,12 +65,18 @@ def run_child(spec):
                 return net.features(xt).numpy()
     forward()  # warm-up
     times = []
+    before = resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(spec["repeats"]):
         start = time.perf_counter()
         features = forward()
         times.append(time.perf_counter() - start)
+    after = resource.getrusage(resource.RUSAGE_SELF)
     np.save(spec["out"] + ".npy", features)
-    Path(spec["out"] + ".json").write_text(json.dumps({"time_s": min(times), "peak_mb": harness.peak_rss_mb()}))
+    Path(spec["out"] + ".json").write_text(json.dumps({
+        "time_s": min(times), "peak_mb": harness.peak_rss_mb(),
+        # CPU seconds per pass: system time is the page faults of freshly mapped memory
+        "user_s": (after.ru_utime - before.ru_utime) / spec["repeats"],
+        "sys_s": (after.ru_stime - before.ru_stime) / spec["repeats"]}))
 
 
 def main():
@@ -73,8 +86,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="child processes per library, alternating; best kept")
-    parser.add_argument("--reuse-freed-memory", action="store_true",
-                        help="both children keep freed memory (spatialembed.nn.reuse_freed_memory), as cluster-ions does")
+    parser.add_argument("--backbones", default="resnet50,xception", help="comma-separated: resnet50, xception")
     args = parser.parse_args()
     if args.child:
         run_child(json.loads(args.child))
@@ -96,32 +108,53 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         xception_h5 = tmp / "xception_random.h5"
-        write_keras_h5(xception_h5, shared / "weights" / "xception_keras_tfjs" / "model.json", np.random.default_rng(0))
+        wanted = args.backbones.split(",")
+        if "xception" in wanted:
+            write_keras_h5(xception_h5, shared / "weights" / "xception_keras_tfjs" / "model.json", np.random.default_rng(0))
         rng = np.random.default_rng(1)
+        configs = [(lib, tuned) for tuned in (False, True) for lib in ("pytorch", "spatialembed")]
         for backbone, size, weights in (("resnet50", 224, data), ("xception", 299, xception_h5)):
+            if backbone not in wanted:
+                continue
             x = rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
             if backbone == "resnet50":
                 x *= 120.0  # caffe range
             np.save(tmp / "input.npy", x)
             result = {}
-            for _ in range(args.rounds):  # alternate the two, so that load from elsewhere hits both
-                for lib in ("pytorch", "spatialembed"):
-                    spec = {"reuse_freed_memory": args.reuse_freed_memory, "lib": lib, "backbone": backbone, "weights": str(weights), "input": str(tmp / "input.npy"),
-                            "n_jobs": args.n_jobs, "repeats": repeats, "out": str(tmp / f"{backbone}_{lib}")}
+            for _ in range(args.rounds):  # alternate, so that load from elsewhere hits every configuration
+                for lib, tuned in configs:
+                    name = f"{backbone}_{lib}_{'tuned' if tuned else 'default'}"
+                    spec = {"tuned": tuned, "lib": lib, "backbone": backbone, "weights": str(weights),
+                            "input": str(tmp / "input.npy"), "n_jobs": args.n_jobs, "repeats": repeats,
+                            "out": str(tmp / name)}
                     r = harness.run_child(__file__, spec, args.n_jobs)
-                    if lib not in result or r["time_s"] < result[lib]["time_s"]:
-                        result[lib] = r
-            a = np.load(tmp / f"{backbone}_spatialembed.npy")
-            b = np.load(tmp / f"{backbone}_pytorch.npy")
-            diff = float(np.abs(a - b).max() / np.abs(b).max())
-            ips = {lib: batch / r["time_s"] for lib, r in result.items()}
-            rows.append((backbone, size, ips["pytorch"], ips["spatialembed"], ips["spatialembed"] / ips["pytorch"],
-                         result["pytorch"]["peak_mb"], result["spatialembed"]["peak_mb"], diff))
+                    if (lib, tuned) not in result or r["time_s"] < result[(lib, tuned)]["time_s"]:
+                        result[(lib, tuned)] = r
+            ref = np.load(tmp / f"{backbone}_pytorch_tuned.npy")
+            for (lib, tuned), r in result.items():
+                a = np.load(tmp / f"{backbone}_{lib}_{'tuned' if tuned else 'default'}.npy")
+                r["diff"] = float(np.abs(a - ref).max() / np.abs(ref).max())
+                r["ips"] = batch / r["time_s"]
+            rows.append((backbone, size, result))
     print()
-    print("| network | input | PyTorch img/s | spatialembed img/s | ratio | PyTorch peak MB | spatialembed peak MB | max rel. feature diff |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]}² | {r[2]:.2f} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.0f} | {r[6]:.0f} | {r[7]:.1e} |")
+    print("images/s (CPU seconds per pass: user + system); default = a plain process, "
+          "tuned = reuse_freed_memory() in the child")
+    print()
+    print("| network | input | PyTorch default | PyTorch tuned | spatialembed default | spatialembed tuned "
+          "| spatialembed default / tuned | spatialembed / PyTorch (tuned) | peak MB: PyTorch default, tuned; spatialembed default, tuned "
+          "| max rel. feature diff |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for backbone, size, res in rows:
+        def cell(key):
+            r = res[key]
+            return f"{r['ips']:.2f} ({r['user_s']:.1f} + {r['sys_s']:.1f} s)"
+        keys = [("pytorch", False), ("pytorch", True), ("spatialembed", False), ("spatialembed", True)]
+        peaks = ", ".join(f"{res[k]['peak_mb']:.0f}" for k in keys)
+        print(f"| {backbone} | {size}² | " + " | ".join(cell(k) for k in keys) +
+              f" | {res[('spatialembed', False)]['ips'] / res[('spatialembed', True)]['ips']:.2f}"
+              f" | {res[('spatialembed', True)]['ips'] / res[('pytorch', True)]['ips']:.2f}"
+              f" | {peaks}"
+              f" | {max(r['diff'] for r in res.values()):.1e} |")
     return 0
 
 

@@ -1,6 +1,9 @@
 #include "spatialembed/common/memory.hpp"
 
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include <cmath>
 
@@ -27,6 +30,19 @@ void check_memory(double bytes, const std::string& what) {
   SPATIALEMBED_CHECK(memory == 0 || !(bytes > static_cast<double>(memory)), InvalidArgument,
                      "{}: {} of memory needed, more than this machine's {}", what, format_bytes(bytes),
                      format_bytes(static_cast<double>(memory)));
+}
+
+void give_back_pages(void* begin, std::size_t bytes) noexcept {
+#ifdef __linux__
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (!begin || bytes == 0 || page_size <= 0) return;
+  const auto page = static_cast<std::uintptr_t>(page_size);
+  const auto start = reinterpret_cast<std::uintptr_t>(begin), end = start + bytes;
+  const std::uintptr_t first = (start + page - 1) / page * page, last = end / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+#else
+  (void)begin, (void)bytes;
+#endif
 }
 
 }  // namespace spatialembed

@@ -15,6 +15,7 @@
 #include "spatialembed/nn/keras_weights.hpp"
 #include "spatialembed/nn/resnet50.hpp"
 #include "spatialembed/nn/xception.hpp"
+#include "spatialembed/nn/activation_arena.hpp"
 
 namespace spatialembed {
 
@@ -574,6 +575,8 @@ std::vector<float> ContrastiveModel::image_features(const std::uint8_t* tiles, s
   SPATIALEMBED_CHECK(impl_->has_network(), InvalidArgument,
                      "ContrastiveModel.image_features: backbone \"features\" has no image network");
   detail::TorchThreads threads(impl_->options.num_threads);
+  ActivationArena arena;  // activation memory reused from batch to batch within the call
+  ActivationArena::Scope arena_scope(arena);
   return to_rows(impl_->features_of(tiles, n, height, width), false);
 }
 
@@ -582,6 +585,8 @@ std::vector<float> ContrastiveModel::encode_images(const std::uint8_t* tiles, st
   SPATIALEMBED_CHECK(impl_->has_network(), InvalidArgument,
                      "ContrastiveModel.encode_images: backbone \"features\" has no image network; use encode_features");
   detail::TorchThreads threads(impl_->options.num_threads);
+  ActivationArena arena;  // activation memory reused from batch to batch within the call
+  ActivationArena::Scope arena_scope(arena);
   torch::NoGradGuard no_grad;
   auto features = impl_->features_of(tiles, n, height, width);
   return to_rows(impl_->image_head->forward(features.to(impl_->device)), normalize);

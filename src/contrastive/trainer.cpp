@@ -18,6 +18,7 @@
 #include "contrastive/network.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/contrastive/loss.hpp"
+#include "spatialembed/nn/activation_arena.hpp"
 
 namespace spatialembed {
 
@@ -157,6 +158,10 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
                      dp.shard(train).size(), dp.active() ? fmt::format(" of each of the {} ranks", dp.world_size()) : "");
 
   detail::TorchThreads threads(dp.num_threads(o.num_threads));
+  // Activation and gradient memory kept from step to step instead of mapped and faulted in
+  // again (the arena is LibTorch's CPU allocator during fit only; its cache goes with fit).
+  ActivationArena arena;
+  ActivationArena::Scope arena_scope(arena);
   // A backbone that trains, deterministically: convolutions without oneDNN (whose weight
   // gradients are summed in thread-count-dependent blocks).
   struct MkldnnGuard {

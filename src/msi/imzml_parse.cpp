@@ -11,6 +11,7 @@
 #include <map>
 #include <tuple>
 
+#include "msi/imzml_vocabulary.hpp"
 #include "spatialembed/common/error.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .ibd reader assumes a little-endian host");
@@ -22,41 +23,8 @@ namespace {
 constexpr std::int64_t kMaxCoordinate = 1 << 24;
 constexpr std::uint64_t kUuidBytes = 16;
 
-// Accessions of the controlled vocabularies (PSI-MS, imzML's IMS).
-constexpr const char* kContinuous = "IMS:1000030";
-constexpr const char* kProcessed = "IMS:1000031";
-constexpr const char* kUuid = "IMS:1000080";
-constexpr const char* kSha1 = "IMS:1000091";
-constexpr const char* kMd5 = "IMS:1000090";
-constexpr const char* kMaxCountX = "IMS:1000042";
-constexpr const char* kMaxCountY = "IMS:1000043";
-constexpr const char* kPixelSizeX = "IMS:1000046";
-constexpr const char* kPixelSizeY = "IMS:1000047";
-constexpr const char* kPositionX = "IMS:1000050";
-constexpr const char* kPositionY = "IMS:1000051";
-constexpr const char* kPositionZ = "IMS:1000052";
-constexpr const char* kExternalOffset = "IMS:1000102";
-constexpr const char* kExternalLength = "IMS:1000103";
-constexpr const char* kExternalEncodedLength = "IMS:1000104";
-constexpr const char* kTic = "MS:1000285";
-constexpr const char* kMzArray = "MS:1000514";
-constexpr const char* kIntensityArray = "MS:1000515";
-constexpr const char* kNoCompression = "MS:1000576";
-constexpr const char* kZlib = "MS:1000574";
-
-struct TypeAccession {
-  const char* accession;
-  BinaryDataType type;
-};
-constexpr TypeAccession kTypes[] = {
-    {"MS:1000521", BinaryDataType::float32}, {"MS:1000523", BinaryDataType::float64},
-    {"MS:1000519", BinaryDataType::int32},   {"MS:1000522", BinaryDataType::int64},
-    {"IMS:1000141", BinaryDataType::int32},  {"IMS:1000142", BinaryDataType::int64},
-};
-// Data-type and compression terms that exist but that this reader does not decode.
-constexpr const char* kUnsupportedTypes[] = {"MS:1000520", "MS:1000518", "MS:1001479", "IMS:1000140", "IMS:1000143"};
-constexpr const char* kUnsupportedCompressions[] = {"MS:1002312", "MS:1002313", "MS:1002314", "MS:1002746",
-                                                     "MS:1002747", "MS:1002748", "MS:1003089", "MS:1003090"};
+// The controlled-vocabulary terms (kContinuous, kMzArray, ...): the table the writer uses too.
+using namespace cv;
 
 struct Context {
   const std::string& name;
@@ -91,6 +59,10 @@ pugi::xml_node find_param(const std::vector<pugi::xml_node>& params, const char*
     if (std::strcmp(p.attribute("accession").value(), accession) == 0) return p;
   }
   return {};
+}
+
+pugi::xml_node find_param(const std::vector<pugi::xml_node>& params, const Term& term) {
+  return find_param(params, term.accession);
 }
 
 std::string trimmed(const char* text) {
@@ -147,15 +119,15 @@ BinaryArrayRef parse_array(const Context& ctx, const std::vector<pugi::xml_node>
                            std::size_t index, const char* kind) {
   BinaryArrayRef array;
   bool typed = false;
-  for (const auto& t : kTypes) {
-    if (find_param(params, t.accession)) {
+  for (const auto& t : cv::kDataTypes) {
+    if (find_param(params, t.term.accession)) {
       SPATIALEMBED_CHECK(!typed, FormatError, "{}: spectrum {}: {} array at {} has two data-type terms", ctx.name,
                          index, kind, where(node));
       array.type = t.type;
       typed = true;
     }
   }
-  for (const char* accession : kUnsupportedTypes) {
+  for (const char* accession : cv::kUnsupportedTypes) {
     const auto p = find_param(params, accession);
     SPATIALEMBED_CHECK(!p, FormatError,
                        "{}: spectrum {}: {} array at {}: data type {} ({}) is not supported (float32, float64, int32, "
@@ -170,7 +142,7 @@ BinaryArrayRef parse_array(const Context& ctx, const std::vector<pugi::xml_node>
         "64-bit float, MS:1000519 32-bit integer, MS:1000522 64-bit integer); its cvParams:{}",
         ctx.name, index, kind, where(node), seen.empty() ? " none" : seen));
   }
-  for (const char* accession : kUnsupportedCompressions) {
+  for (const char* accession : cv::kUnsupportedCompressions) {
     const auto p = find_param(params, accession);
     SPATIALEMBED_CHECK(!p, FormatError,
                        "{}: spectrum {}: {} array at {}: compression {} ({}) is not supported (none or zlib are)",

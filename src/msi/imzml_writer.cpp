@@ -13,9 +13,12 @@
 #include <tuple>
 
 #include "msi/imzml_parse.hpp"
+#include "msi/imzml_vocabulary.hpp"
 #include "spatialembed/common/error.hpp"
 
 namespace spatialembed {
+
+namespace cv = msi_detail::cv;  // the controlled-vocabulary terms, shared with the parser
 
 void ImzMLWriterOptions::validate() const {
   SPATIALEMBED_CHECK(mz_type == BinaryDataType::float32 || mz_type == BinaryDataType::float64, InvalidArgument,
@@ -41,27 +44,22 @@ struct Entry {
   double tic = 0, lowest = 0, highest = 0;
 };
 
-const char* type_accession(BinaryDataType type) {
-  switch (type) {
-    case BinaryDataType::float32: return R"(accession="MS:1000521" name="32-bit float")";
-    case BinaryDataType::float64: return R"(accession="MS:1000523" name="64-bit float")";
-    case BinaryDataType::int32: return R"(accession="MS:1000519" name="32-bit integer")";
-    case BinaryDataType::int64: return R"(accession="MS:1000522" name="64-bit integer")";
-  }
-  return "";
+// One line `<cvParam cvRef=.. accession=.. name=.. value=../>` indented by `indent` spaces, with
+// the unit's attributes when given; terms from the table the parser uses too.
+template <class Value = const char*>
+std::string cv_param(int indent, const cv::Term& term, const Value& value = "", const cv::Term* unit = nullptr) {
+  std::string line = fmt::format(R"({:{}}<cvParam cvRef="{}" accession="{}" name="{}" value="{}")", "", indent, term.ref,
+                                 term.accession, term.name, value);
+  if (unit) line += fmt::format(R"( unitCvRef="{}" unitAccession="{}" unitName="{}")", unit->ref, unit->accession, unit->name);
+  return line + "/>\n";
 }
 
 // A referenceableParamGroup for one binary array: what it holds, uncompressed, its data
 // type, stored externally in the .ibd.
-std::string array_param_group(const char* id, const char* array_param, BinaryDataType type) {
-  return fmt::format(R"(    <referenceableParamGroup id="{}">
-      <cvParam cvRef="MS" {}/>
-      <cvParam cvRef="MS" accession="MS:1000576" name="no compression" value=""/>
-      <cvParam cvRef="MS" {} value=""/>
-      <cvParam cvRef="IMS" accession="IMS:1000101" name="external data" value="true"/>
-    </referenceableParamGroup>
-)",
-                     id, array_param, type_accession(type));
+std::string array_param_group(const char* id, const cv::Term& array, const cv::Term& unit, BinaryDataType type) {
+  return fmt::format("    <referenceableParamGroup id=\"{}\">\n", id) + cv_param(6, array, "", &unit) +
+         cv_param(6, cv::kNoCompression) + cv_param(6, cv::data_type_term(type)) + cv_param(6, cv::kExternalData, "true") +
+         "    </referenceableParamGroup>\n";
 }
 
 }  // namespace
@@ -235,8 +233,7 @@ void ImzMLWriter::close() {
   std::int32_t max_x = 0, max_y = 0;
   for (const auto& e : d.entries) max_x = std::max(max_x, e.coordinate.x), max_y = std::max(max_y, e.coordinate.y);
   const auto& o = d.options;
-  const char* spectrum_type = o.centroid ? R"(accession="MS:1000127" name="centroid spectrum")"
-                                         : R"(accession="MS:1000128" name="profile spectrum")";
+  const cv::Term& spectrum_type = o.centroid ? cv::kCentroidSpectrum : cv::kProfileSpectrum;
   // The XML is written in chunks of about 1 MiB, so memory stays at the index (~100 bytes a
   // spectrum) rather than the whole XML (~2 KB a spectrum).
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> xml(std::fopen(d.path.c_str(), "wb"), &std::fclose);
@@ -257,41 +254,36 @@ void ImzMLWriter::close() {
   </cvList>
   <fileDescription>
     <fileContent>
-      <cvParam cvRef="MS" accession="MS:1000579" name="MS1 spectrum" value=""/>
 )";
-  x += fmt::format("      <cvParam cvRef=\"MS\" {} value=\"\"/>\n", spectrum_type);
-  x += fmt::format("      <cvParam cvRef=\"IMS\" accession=\"IMS:1000080\" name=\"universally unique identifier\" value=\"{{{}-{}-{}-{}-{}}}\"/>\n",
-                   d.uuid.substr(0, 8), d.uuid.substr(8, 4), d.uuid.substr(12, 4), d.uuid.substr(16, 4), d.uuid.substr(20));
-  x += fmt::format("      <cvParam cvRef=\"IMS\" accession=\"IMS:1000091\" name=\"ibd SHA-1\" value=\"{}\"/>\n", sha1);
-  x += o.mode == ImzMLMode::continuous
-           ? "      <cvParam cvRef=\"IMS\" accession=\"IMS:1000030\" name=\"continuous\" value=\"\"/>\n"
-           : "      <cvParam cvRef=\"IMS\" accession=\"IMS:1000031\" name=\"processed\" value=\"\"/>\n";
+  x += cv_param(6, cv::kMs1Spectrum);
+  x += cv_param(6, spectrum_type);
+  x += cv_param(6, cv::kUuid, fmt::format("{{{}-{}-{}-{}-{}}}", d.uuid.substr(0, 8), d.uuid.substr(8, 4),
+                                          d.uuid.substr(12, 4), d.uuid.substr(16, 4), d.uuid.substr(20)));
+  x += cv_param(6, cv::kSha1, sha1);
+  x += cv_param(6, o.mode == ImzMLMode::continuous ? cv::kContinuous : cv::kProcessed);
   x += R"(    </fileContent>
   </fileDescription>
   <referenceableParamGroupList count="2">
 )";
-  x += array_param_group("mzArray", R"(accession="MS:1000514" name="m/z array" value="" unitCvRef="MS" unitAccession="MS:1000040" unitName="m/z")",
-                         o.mz_type);
-  x += array_param_group("intensityArray",
-                         R"(accession="MS:1000515" name="intensity array" value="" unitCvRef="MS" unitAccession="MS:1000131" unitName="number of detector counts")",
-                         o.intensity_type);
+  x += array_param_group("mzArray", cv::kMzArray, cv::kUnitMz, o.mz_type);
+  x += array_param_group("intensityArray", cv::kIntensityArray, cv::kUnitDetectorCounts, o.intensity_type);
   x += R"(  </referenceableParamGroupList>
   <softwareList count="1">
     <software id="spatialembed" version=")";
   x += SPATIALEMBED_VERSION_STRING;
-  x += R"(">
-      <cvParam cvRef="MS" accession="MS:1000799" name="custom unreleased software tool" value="spatialembed"/>
-    </software>
+  x += "\">\n";
+  x += cv_param(6, cv::kCustomSoftware, "spatialembed");
+  x += R"(    </software>
   </softwareList>
   <scanSettingsList count="1">
     <scanSettings id="scansettings1">
 )";
-  x += fmt::format("      <cvParam cvRef=\"IMS\" accession=\"IMS:1000042\" name=\"max count of pixels x\" value=\"{}\"/>\n", max_x);
-  x += fmt::format("      <cvParam cvRef=\"IMS\" accession=\"IMS:1000043\" name=\"max count of pixels y\" value=\"{}\"/>\n", max_y);
+  x += cv_param(6, cv::kMaxCountX, max_x);
+  x += cv_param(6, cv::kMaxCountY, max_y);
   if (!std::isnan(o.pixel_size_x)) {
     const double py = std::isnan(o.pixel_size_y) ? o.pixel_size_x : o.pixel_size_y;
-    x += fmt::format("      <cvParam cvRef=\"IMS\" accession=\"IMS:1000046\" name=\"pixel size (x)\" value=\"{}\" unitCvRef=\"UO\" unitAccession=\"UO:0000017\" unitName=\"micrometer\"/>\n", o.pixel_size_x);
-    x += fmt::format("      <cvParam cvRef=\"IMS\" accession=\"IMS:1000047\" name=\"pixel size y\" value=\"{}\" unitCvRef=\"UO\" unitAccession=\"UO:0000017\" unitName=\"micrometer\"/>\n", py);
+    x += cv_param(6, cv::kPixelSizeX, o.pixel_size_x, &cv::kUnitMicrometer);
+    x += cv_param(6, cv::kPixelSizeY, py, &cv::kUnitMicrometer);
   }
   x += R"(    </scanSettings>
   </scanSettingsList>
@@ -301,43 +293,40 @@ void ImzMLWriter::close() {
   <dataProcessingList count="1">
     <dataProcessing id="export_from_spatialembed">
       <processingMethod order="1" softwareRef="spatialembed">
-        <cvParam cvRef="MS" accession="MS:1000544" name="Conversion to mzML" value=""/>
-      </processingMethod>
+)";
+  x += cv_param(8, cv::kConversionToMzml);
+  x += R"(      </processingMethod>
     </dataProcessing>
   </dataProcessingList>
   <run defaultInstrumentConfigurationRef="IC1" id="spatialembed_run">
 )";
   x += fmt::format("    <spectrumList count=\"{}\" defaultDataProcessingRef=\"export_from_spatialembed\">\n", d.entries.size());
   auto array_xml = [&](const char* group, const BinaryArrayRef& a) {
-    x += fmt::format(
-        "          <binaryDataArray encodedLength=\"0\">\n"
-        "            <referenceableParamGroupRef ref=\"{}\"/>\n"
-        "            <cvParam cvRef=\"IMS\" accession=\"IMS:1000103\" name=\"external array length\" value=\"{}\"/>\n"
-        "            <cvParam cvRef=\"IMS\" accession=\"IMS:1000104\" name=\"external encoded length\" value=\"{}\"/>\n"
-        "            <cvParam cvRef=\"IMS\" accession=\"IMS:1000102\" name=\"external offset\" value=\"{}\"/>\n"
-        "            <binary/>\n"
-        "          </binaryDataArray>\n",
-        group, a.length, a.encoded_length, a.offset);
+    x += fmt::format("          <binaryDataArray encodedLength=\"0\">\n"
+                     "            <referenceableParamGroupRef ref=\"{}\"/>\n",
+                     group);
+    x += cv_param(12, cv::kExternalLength, a.length);
+    x += cv_param(12, cv::kExternalEncodedLength, a.encoded_length);
+    x += cv_param(12, cv::kExternalOffset, a.offset);
+    x += "            <binary/>\n          </binaryDataArray>\n";
   };
   for (std::size_t i = 0; i < d.entries.size(); ++i) {
     const auto& e = d.entries[i];
     x += fmt::format("      <spectrum defaultArrayLength=\"0\" id=\"spectrum={}\" index=\"{}\">\n", i + 1, i);
-    x += "        <cvParam cvRef=\"MS\" accession=\"MS:1000511\" name=\"ms level\" value=\"1\"/>\n";
-    x += "        <cvParam cvRef=\"MS\" accession=\"MS:1000579\" name=\"MS1 spectrum\" value=\"\"/>\n";
-    x += fmt::format("        <cvParam cvRef=\"MS\" {} value=\"\"/>\n", spectrum_type);
-    x += fmt::format("        <cvParam cvRef=\"MS\" accession=\"MS:1000285\" name=\"total ion current\" value=\"{}\"/>\n", e.tic);
+    x += cv_param(8, cv::kMsLevel, 1);
+    x += cv_param(8, cv::kMs1Spectrum);
+    x += cv_param(8, spectrum_type);
+    x += cv_param(8, cv::kTic, e.tic);
     if (e.intensity.length > 0) {
-      x += fmt::format("        <cvParam cvRef=\"MS\" accession=\"MS:1000528\" name=\"lowest observed m/z\" value=\"{}\" unitCvRef=\"MS\" unitAccession=\"MS:1000040\" unitName=\"m/z\"/>\n", e.lowest);
-      x += fmt::format("        <cvParam cvRef=\"MS\" accession=\"MS:1000527\" name=\"highest observed m/z\" value=\"{}\" unitCvRef=\"MS\" unitAccession=\"MS:1000040\" unitName=\"m/z\"/>\n", e.highest);
+      x += cv_param(8, cv::kLowestMz, e.lowest, &cv::kUnitMz);
+      x += cv_param(8, cv::kHighestMz, e.highest, &cv::kUnitMz);
     }
-    x += "        <scanList count=\"1\">\n"
-         "          <cvParam cvRef=\"MS\" accession=\"MS:1000795\" name=\"no combination\" value=\"\"/>\n"
-         "          <scan instrumentConfigurationRef=\"IC1\">\n";
-    x += fmt::format("            <cvParam cvRef=\"IMS\" accession=\"IMS:1000050\" name=\"position x\" value=\"{}\"/>\n", e.coordinate.x);
-    x += fmt::format("            <cvParam cvRef=\"IMS\" accession=\"IMS:1000051\" name=\"position y\" value=\"{}\"/>\n", e.coordinate.y);
-    if (e.coordinate.z != 1) {
-      x += fmt::format("            <cvParam cvRef=\"IMS\" accession=\"IMS:1000052\" name=\"position z\" value=\"{}\"/>\n", e.coordinate.z);
-    }
+    x += "        <scanList count=\"1\">\n";
+    x += cv_param(10, cv::kNoCombination);
+    x += "          <scan instrumentConfigurationRef=\"IC1\">\n";
+    x += cv_param(12, cv::kPositionX, e.coordinate.x);
+    x += cv_param(12, cv::kPositionY, e.coordinate.y);
+    if (e.coordinate.z != 1) x += cv_param(12, cv::kPositionZ, e.coordinate.z);
     x += "          </scan>\n        </scanList>\n        <binaryDataArrayList count=\"2\">\n";
     array_xml("mzArray", e.mz);
     array_xml("intensityArray", e.intensity);

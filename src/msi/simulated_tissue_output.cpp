@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "msi/simulated_tissue_detail.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/output_staging.hpp"
@@ -183,73 +185,84 @@ void write_png_folder(SimulatedTissueTruth& t, const fs::path& folder) {
 
 // ------------------------------------------------------------------------ JSON
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\', out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+// Keys in the order written (nlohmann's ordered_json); NaN and inf are written as null.
+using Json = nlohmann::ordered_json;
 
-template <class T>
-std::string json_array(const std::vector<T>& values) {
-  return fmt::format("[{}]", fmt::join(values, ", "));
-}
-
-std::string json_options(const SimulatedTissueOptions& o) {
-  return fmt::format(
-      "{{\"width\": {}, \"height\": {}, \"n_molecules\": {}, \"n_ion_images\": {}, \"n_regions\": {}, \"n_nodules\": {}, "
-      "\"n_layers\": {}, \"n_gradients\": {}, \"nodule_radius\": {}, \"min_isotopes\": {}, \"max_isotopes\": {}, "
-      "\"isotope_spacing\": {}, \"mz_min\": {}, \"mz_max\": {}, \"resolving_power\": {}, \"min_peak_separation\": {}, "
-      "\"n_shoulder_pairs\": {}, \"shoulder_offset\": {}, \"points_per_fwhm\": {}, \"peak_window\": {}, "
-      "\"intensity_scale\": {}, \"noise\": {}, \"detection_limit\": {}, \"hotspot_fraction\": {}, \"tissue_mask\": {}, \"pixel_size\": {}, "
-      "\"output\": {}, \"seed\": {}}}",
-      o.width, o.height, o.n_molecules, o.n_ion_images, o.n_regions, o.n_nodules, o.n_layers, o.n_gradients,
-      o.nodule_radius, o.min_isotopes, o.max_isotopes, o.isotope_spacing, o.mz_min, o.mz_max, o.resolving_power,
-      o.min_peak_separation, o.n_shoulder_pairs, o.shoulder_offset, o.points_per_fwhm, o.peak_window, o.intensity_scale,
-      o.noise, o.detection_limit, o.hotspot_fraction, o.tissue_mask, o.pixel_size, json_string(to_string(o.output)), o.seed);
+Json json_options(const SimulatedTissueOptions& o) {
+  return Json{{"width", o.width},
+              {"height", o.height},
+              {"n_molecules", o.n_molecules},
+              {"n_ion_images", o.n_ion_images},
+              {"n_regions", o.n_regions},
+              {"n_nodules", o.n_nodules},
+              {"n_layers", o.n_layers},
+              {"n_gradients", o.n_gradients},
+              {"nodule_radius", o.nodule_radius},
+              {"min_isotopes", o.min_isotopes},
+              {"max_isotopes", o.max_isotopes},
+              {"isotope_spacing", o.isotope_spacing},
+              {"mz_min", o.mz_min},
+              {"mz_max", o.mz_max},
+              {"resolving_power", o.resolving_power},
+              {"min_peak_separation", o.min_peak_separation},
+              {"n_shoulder_pairs", o.n_shoulder_pairs},
+              {"shoulder_offset", o.shoulder_offset},
+              {"points_per_fwhm", o.points_per_fwhm},
+              {"peak_window", o.peak_window},
+              {"intensity_scale", o.intensity_scale},
+              {"noise", o.noise},
+              {"detection_limit", o.detection_limit},
+              {"hotspot_fraction", o.hotspot_fraction},
+              {"tissue_mask", o.tissue_mask},
+              {"pixel_size", o.pixel_size},
+              {"output", to_string(o.output)},
+              {"seed", o.seed}};
 }
 
 }  // namespace
 
 void write_truth_json(const SimulatedTissueTruth& t, const std::string& json_path, const std::string& output_path) {
+  Json x;
+  x["format"] = "spatialembed.simulated_tissue";
+  x["version"] = 1;
+  x["output"] = Json{{"path", fs::path(output_path).filename().string()},
+                     {"mode", to_string(t.options.output)},
+                     {"width", t.width},
+                     {"height", t.height},
+                     {"n_measured", static_cast<std::size_t>(std::count(t.mask.begin(), t.mask.end(), 1))},
+                     {"n_ions", t.n_ions()},
+                     {"n_molecules", t.molecule_mz.size()},
+                     {"n_patterns", t.patterns.size()}};
+  x["options"] = json_options(t.options);
   std::vector<std::string> kinds;
-  for (const auto k : t.kind) kinds.push_back(json_string(to_string(k)));
-  std::string x = "{\n  \"format\": \"spatialembed.simulated_tissue\",\n  \"version\": 1,\n";
-  const std::size_t measured = static_cast<std::size_t>(std::count(t.mask.begin(), t.mask.end(), 1));
-  x += fmt::format(
-      "  \"output\": {{\"path\": {}, \"mode\": {}, \"width\": {}, \"height\": {}, \"n_measured\": {}, \"n_ions\": {}, "
-      "\"n_molecules\": {}, \"n_patterns\": {}}},\n",
-      json_string(fs::path(output_path).filename().string()), json_string(to_string(t.options.output)), t.width, t.height,
-      measured, t.n_ions(), t.molecule_mz.size(), t.patterns.size());
-  x += fmt::format("  \"options\": {},\n", json_options(t.options));
-  x += "  \"ions\": {\n";
-  x += fmt::format("    \"mz\": {},\n    \"molecule\": {},\n    \"isotope\": {},\n", json_array(t.mz), json_array(t.molecule),
-                   json_array(t.isotope));
-  x += fmt::format("    \"pattern\": {},\n    \"kind\": {},\n    \"shoulder\": {},\n    \"abundance\": {}", json_array(t.pattern),
-                   json_array(kinds), json_array(t.shoulder), json_array(t.abundance));
-  if (!t.png_max.empty()) x += fmt::format(",\n    \"png_max\": {}", json_array(t.png_max));
-  x += "\n  },\n  \"patterns\": [\n";
+  for (const auto k : t.kind) kinds.push_back(to_string(k));
+  Json& ions = x["ions"];
+  ions["mz"] = t.mz;
+  ions["molecule"] = t.molecule;
+  ions["isotope"] = t.isotope;
+  ions["pattern"] = t.pattern;
+  ions["kind"] = kinds;
+  ions["shoulder"] = t.shoulder;
+  ions["abundance"] = t.abundance;
+  if (!t.png_max.empty()) ions["png_max"] = t.png_max;
+  Json& patterns = x["patterns"] = Json::array();
   for (std::size_t i = 0; i < t.patterns.size(); ++i) {
     const auto& p = t.patterns[i];
-    x += fmt::format(
-        "    {{\"id\": {}, \"kind\": {}, \"region\": {}, \"nodule\": {}, \"layer\": {}, \"gradient\": {}, \"n_pixels\": {}, "
-        "\"n_ions\": {}}}{}\n",
-        i, json_string(to_string(p.kind)), p.region, p.nodule, p.layer, p.gradient, p.n_pixels, p.n_ions,
-        i + 1 < t.patterns.size() ? "," : "");
+    patterns.push_back(Json{{"id", i},
+                            {"kind", to_string(p.kind)},
+                            {"region", p.region},
+                            {"nodule", p.nodule},
+                            {"layer", p.layer},
+                            {"gradient", p.gradient},
+                            {"n_pixels", p.n_pixels},
+                            {"n_ions", p.n_ions}});
   }
-  x += "  ],\n";
-  x += fmt::format("  \"molecules\": {{\"mz\": {}, \"pattern\": {}, \"shoulder\": {}}}\n}}\n", json_array(t.molecule_mz),
-                   json_array(t.molecule_pattern), json_array(t.molecule_shoulder));
+  x["molecules"] = Json{{"mz", t.molecule_mz}, {"pattern", t.molecule_pattern}, {"shoulder", t.molecule_shoulder}};
+  // Replace invalid UTF-8 in names (a path) instead of throwing.
+  const std::string text = x.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
   std::FILE* f = std::fopen(json_path.c_str(), "wb");
   SPATIALEMBED_CHECK(f, IOError, "{}: cannot create: {}", json_path, std::strerror(errno));
-  const bool written = std::fwrite(x.data(), 1, x.size(), f) == x.size();
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   const bool closed = std::fclose(f) == 0;
   SPATIALEMBED_CHECK(written && closed, IOError, "{}: write failed: {}", json_path, std::strerror(errno));
 }

@@ -11,10 +11,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "nn/torchscript_backbone.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/parallel.hpp"
+#include "spatialembed/nn/activation_arena.hpp"
 #include "spatialembed/nn/resnet50.hpp"
 #include "spatialembed/nn/xception.hpp"
 
@@ -113,6 +115,7 @@ struct Embedder::Impl {
   std::function<torch::Tensor(const torch::Tensor&)> script;
   std::size_t input_size = 0, output_dim = 0;
   InputNormalization normalization;
+  std::unique_ptr<ActivationArena> arena;  // when options.reuse_activation_memory
 
   // Runs the network on a CPU float32 NCHW batch; returns the rows appended to `out`.
   void run(torch::Tensor batch, std::vector<float>& out) const {
@@ -143,6 +146,8 @@ struct Embedder::Impl {
   // Prepares and runs n images in batches: fill(i, dst) writes image i's 3×S×S input.
   std::vector<float> embed(std::size_t n, const std::function<void(std::size_t, float*)>& fill) const {
     ThreadGuard threads(options.num_threads);
+    std::optional<ActivationArena::Scope> scope;  // the arena is LibTorch's CPU allocator during the call
+    if (arena) scope.emplace(*arena);
     const std::size_t S = input_size, plane = 3 * S * S;
     std::vector<float> out;
     out.reserve(n * output_dim);
@@ -184,6 +189,7 @@ Embedder::Embedder(EmbedderOptions options) : impl_(std::make_unique<Impl>()) {
                        "EmbedderOptions.device \"{}\": only {} CUDA device(s) visible", o.device,
                        torch::cuda::device_count());
   }
+  if (o.reuse_activation_memory) m.arena = std::make_unique<ActivationArena>();
   m.dtype = o.dtype == "bfloat16" ? torch::kBFloat16 : o.dtype == "float16" ? torch::kHalf : torch::kFloat32;
 
   std::string weights = o.weights.empty() ? default_weights_path(o.backbone) : o.weights;
@@ -298,6 +304,8 @@ std::vector<float> Embedder::forward(const float* input, std::size_t n, std::siz
     SPATIALEMBED_CHECK(std::isfinite(input[i]), InvalidArgument, "Embedder.forward: input value {} at flat index {}",
                        input[i], i);
   ThreadGuard threads(impl_->options.num_threads);
+  std::optional<ActivationArena::Scope> scope;
+  if (impl_->arena) scope.emplace(*impl_->arena);
   std::vector<float> out;
   out.reserve(n * impl_->output_dim);
   const std::size_t B = impl_->options.batch_size;

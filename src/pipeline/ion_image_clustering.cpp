@@ -9,12 +9,8 @@
 #include <set>
 #include <utility>
 
-#ifdef __linux__
-#include <sys/mman.h>
-#include <unistd.h>
-#endif
-
 #include "spatialembed/common/error.hpp"
+#include "spatialembed/common/memory.hpp"
 #include "spatialembed/common/parallel.hpp"
 #include "spatialembed/metrics/silhouette.hpp"
 #include "spatialembed/msi/isotope_coclustering.hpp"
@@ -125,17 +121,9 @@ void keep_images(IonImageStack& stack, const std::vector<std::size_t>& kept) {
     stack.mz[i] = stack.mz[kept[i]];
   }
   stack.mz.resize(kept.size());
-  // No shrink_to_fit: it would allocate and copy the kept images (a second stack at peak).
-  // The pages past the kept images go back to the system instead (Linux), so a run holds
-  // only the kept images while it works.
+  // No shrink_to_fit (a second stack at the peak): a run holds only the kept images.
   stack.images.resize(kept.size() * P);
-#ifdef __linux__
-  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<std::uintptr_t>(stack.images.data() + stack.images.size());
-  const auto end = reinterpret_cast<std::uintptr_t>(stack.images.data() + stack.images.capacity());
-  const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // best effort
-#endif
+  give_back_unused_capacity(stack.images);
 }
 
 // Each image's mean over the measured pixels (before preprocessing).

@@ -161,7 +161,8 @@ SimulatedTissueTruth simulate_tissue(const std::string& path, const SimulatedTis
 /// Writes `truth` (with its options, less num_threads/overwrite/progress) as JSON:
 /// {"format": "spatialembed.simulated_tissue", "version": 1, "options": {…}, "ions": {"mz": […],
 /// "molecule": […], …}, "patterns": [{"id", "kind", "region", "nodule", "layer", "gradient",
-/// "n_pixels", "n_ions"}, …], "molecules": {…}, "output": {…}}. Throws IOError.
+/// "n_pixels", "n_ions"}, …], "molecules": {…}, "output": {…}}; a NaN or infinite number is
+/// written as null (JSON has none). Throws IOError.
 void write_truth_json(const SimulatedTissueTruth& truth, const std::string& json_path,
                       const std::string& output_path);
 

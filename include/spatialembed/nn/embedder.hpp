@@ -56,6 +56,11 @@ struct EmbedderOptions {
   int num_threads = 0;                ///< LibTorch intra-op threads during a call; 0 = all cores; ≥ 0
   std::string dtype = "float32";      ///< "float32"; "bfloat16" or "float16" on CUDA only
   bool channels_last = false;         ///< NHWC memory format for the network (often faster on GPUs)
+  /// Keep the memory of activation tensors for the next batch and call (an `ActivationArena`,
+  /// LibTorch's CPU allocator only during this Embedder's calls) instead of getting it from
+  /// the system for every layer of every batch: 2-3x faster on the CPU, for the working
+  /// memory of one batch held while the Embedder lives (ResNet-50, batch 32: ~0.75 GB).
+  bool reuse_activation_memory = true;
   std::size_t input_size = 0;         ///< side of the square network input, pixels; 0 = the backbone's (224 resnet50, 299 xception); required for torchscript
   /// "" = the backbone's (caffe for resnet50, tf for xception, torch for torchscript), or
   /// "caffe", "tf", "torch", "none"; `mean`/`std` of `torch` in `normalization_constants`.

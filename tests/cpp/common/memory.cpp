@@ -2,9 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "spatialembed/common/error.hpp"
 
@@ -38,4 +42,37 @@ TEST_CASE("format_bytes and check_memory name the sizes", "[common][memory]") {
     CHECK_THAT(e.what(), Contains("the canvas") && Contains(format_bytes(too_much)) &&
                              Contains(format_bytes(static_cast<double>(physical_memory_bytes()))));
   }
+}
+
+namespace {
+// Resident set size of this process from /proc/self/statm (pages), in bytes.
+double resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  double size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
+TEST_CASE("give_back_unused_capacity returns the memory past size to the system", "[common][memory]") {
+  const std::size_t n = std::size_t{64} << 20;  // 64 Mi bytes, touched
+  std::vector<std::uint8_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  const double before = resident_bytes();
+  const std::size_t kept = std::size_t{1} << 20;
+  v.resize(kept);
+  give_back_unused_capacity(v);
+  const double after = resident_bytes();
+  INFO("resident before " << before << " B, after " << after << " B");
+  CHECK(before - after > 0.9 * static_cast<double>(n - kept));  // the 63 MiB went back
+  CHECK(v.capacity() == n);
+  for (std::size_t i = 0; i < kept; ++i) REQUIRE(v[i] == static_cast<std::uint8_t>(i * 7 + 3));  // kept intact
+  v.resize(n);  // growing again within the capacity: value-initialised as always
+  CHECK(v[kept] == 0);
+  CHECK(v[n - 1] == 0);
+  // Empty and page-less ranges are a no-op.
+  std::vector<float> empty;
+  give_back_unused_capacity(empty);
+  give_back_pages(v.data(), 1);
+  CHECK(v[0] == 3);
 }

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "msi/msi_test_util.hpp"
 #include "spatialembed/common/error.hpp"
@@ -378,4 +381,53 @@ TEST_CASE("simulate_tissue: invalid options throw InvalidArgument naming the fie
   expect_error<InvalidArgument>([] { parse_simulation_output("tiff"); }, {"tiff"});
   ScratchDir dir("simulate_invalid");
   expect_error<InvalidArgument>([&] { simulate_tissue(dir.file("x.txt"), SimulatedTissueOptions{}); }, {".imzML"});
+}
+
+TEST_CASE("write_truth_json: valid JSON with every field; NaN and inf become null", "[msi][simulate][json]") {
+  ScratchDir dir("simulate_json");
+  SimulatedTissueOptions o;
+  o.width = o.height = 16;
+  o.n_molecules = 6;
+  o.seed = 3;
+  auto truth = simulate_tissue_truth(o);
+  REQUIRE(truth.n_ions() >= 3);
+  truth.abundance[0] = std::numeric_limits<double>::quiet_NaN();
+  truth.abundance[1] = std::numeric_limits<double>::infinity();
+  truth.options.mz_min = std::numeric_limits<double>::quiet_NaN();
+  const auto path = dir.file("t_truth.json");
+  write_truth_json(truth, path, dir.file("t.imzML"));
+  const std::string text = read_text(path);
+  CHECK(text.find("nan") == std::string::npos);
+  CHECK(text.find("inf") == std::string::npos);
+  const auto j = nlohmann::json::parse(text);  // strict RFC 8259: throws on a bare nan
+  CHECK(j.at("format") == "spatialembed.simulated_tissue");
+  CHECK(j.at("version") == 1);
+  CHECK(j.at("output").at("path") == "t.imzML");
+  CHECK(j.at("output").at("n_ions") == truth.n_ions());
+  CHECK(j.at("output").at("n_measured") ==
+        static_cast<std::size_t>(std::count(truth.mask.begin(), truth.mask.end(), 1)));
+  CHECK(j.at("options").at("mz_min").is_null());
+  CHECK(j.at("options").at("seed") == 3);
+  CHECK(j.at("options").at("output") == "processed");
+  CHECK(j.at("options").size() == 28);
+  const auto& ions = j.at("ions");
+  CHECK(ions.at("abundance").at(0).is_null());
+  CHECK(ions.at("abundance").at(1).is_null());
+  for (std::size_t k = 2; k < truth.n_ions(); ++k) CHECK(ions.at("abundance").at(k).get<double>() == truth.abundance[k]);
+  for (std::size_t k = 0; k < truth.n_ions(); ++k) {
+    CHECK(ions.at("mz").at(k).get<double>() == truth.mz[k]);  // round trip, exactly
+    CHECK(ions.at("kind").at(k) == to_string(truth.kind[k]));
+    CHECK(ions.at("pattern").at(k) == truth.pattern[k]);
+  }
+  REQUIRE(j.at("patterns").size() == truth.patterns.size());
+  for (std::size_t i = 0; i < truth.patterns.size(); ++i) {
+    CHECK(j.at("patterns").at(i).at("id") == i);
+    CHECK(j.at("patterns").at(i).at("n_ions") == truth.patterns[i].n_ions);
+  }
+  CHECK(j.at("molecules").at("mz").size() == truth.molecule_mz.size());
+  // Keys stay in the documented order.
+  std::vector<std::string> keys;
+  const auto ordered = nlohmann::ordered_json::parse(text);
+  for (const auto& item : ordered.items()) keys.push_back(item.key());
+  CHECK(keys == std::vector<std::string>{"format", "version", "output", "options", "ions", "patterns", "molecules"});
 }
