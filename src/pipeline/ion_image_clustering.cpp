@@ -74,8 +74,10 @@ void IonImageClusteringOptions::validate() const {
   preprocess.validate();
   umap.validate();
   isotopes.validate();
-  // Both clusterers' options are checked whichever runs: a bad value is an error even when unused.
-  hdbscan.validate();
+  if (clusterer == IonClusterer::hdbscan) {
+    hdbscan.validate();
+    return;
+  }
   SPATIALEMBED_CHECK(eps_auto || (std::isfinite(dbscan.eps) && dbscan.eps > 0), InvalidArgument,
                      "eps must be a positive number (or automatic), got {}", dbscan.eps);
   if (!eps_auto) dbscan.validate();

@@ -141,11 +141,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="method must be one of"):
         se.IonImageClustering("xception").fit(stack)
     with pytest.raises(ValueError, match="eps must be a positive number"):
-        se.IonImageClustering("umap_only", eps=0).fit(stack)
+        se.IonImageClustering("umap_only", clusterer="dbscan", eps=0).fit(stack)
     with pytest.raises(ValueError, match="umap must be a spatialembed.UMAP"):
         se.IonImageClustering("umap_only", clusterer="dbscan", umap="umap").fit(stack)
     with pytest.raises(ValueError, match="min_samples"):
-        se.IonImageClustering("umap_only", min_samples=0).fit(stack)
+        se.IonImageClustering("umap_only", clusterer="dbscan", min_samples=0).fit(stack)
 
 
 def assert_same_result(a, b):
