@@ -38,6 +38,9 @@ def add_parser(subparsers):
     t.add_argument("--n-top-genes", type=int, help="training genes: highly variable genes, seurat_v3 (default: 2000)")
     t.add_argument("--device", help="cpu, cuda or cuda:N")
     t.add_argument("--feature-cache", metavar="FOLDER", help="keep the frozen backbone's features here")
+    t.add_argument("--fast", action="store_true",
+                   help="batched oneDNN backbone passes (deterministic=False): faster on a busy CPU; results then "
+                        "differ in the last bits between thread counts")
     e = p.add_argument_group("evaluation")
     e.add_argument("--k", type=int, default=50, help="retrieved reference spots per query spot (default: 50)")
     e.add_argument("--genes", nargs="+", metavar="GENE", help="a gene list scored and mapped in the report")
@@ -96,6 +99,8 @@ def run(args):
                                                        "input_size", "train_backbone", "epochs", "batch_size", "lr",
                                                        "weight_decay", "device")
               if getattr(args, name) is not None}
+    if args.fast:
+        params["deterministic"] = False
 
     def progress(step):
         val = "" if step.validation_loss != step.validation_loss else f" val {step.validation_loss:.4f}"
