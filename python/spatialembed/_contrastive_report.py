@@ -32,7 +32,8 @@ backbone's features.</p>
 {% endfor %}</table>
 {% endif %}
 {% if maps_png %}<h2>Predicted vs measured on {{ holdout }}</h2>
-<p>Log-normalised expression (normalize_total 1e4 + log1p); prediction by retrieval with the trained model.</p>
+<p>{{ map_genes }}: log-normalised expression (normalize_total 1e4 + log1p); prediction by retrieval with the
+trained model.</p>
 <img alt="expression maps" src="{{ maps_png }}">{% endif %}
 </body></html>
 """
@@ -103,7 +104,7 @@ def write_report(path, est, log_csv, metrics, table, holdout, references, genes=
     import pandas as pd
 
     loss_png = loss_figure(log_csv) if os.path.exists(log_csv) else None
-    maps_png, rows = None, []
+    maps_png, rows, chosen = None, [], []
     if table is not None:
         for r in table.itertuples():
             rows.append({"model": r.model, "task": r.task, "metric": r.metric,
@@ -128,6 +129,6 @@ def write_report(path, est, log_csv, metrics, table, holdout, references, genes=
                                f"{metrics['samples_per_second']:.0f} samples/s)")]
     page = jinja2.Environment(autoescape=True).from_string(TEMPLATE).render(
         title="spatialembed train-contrastive", facts=facts, loss_png=loss_png, rows=rows, maps_png=maps_png,
-        holdout=metrics["holdout"], k=k)
+        holdout=metrics["holdout"], k=k, map_genes=", ".join(chosen))
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)
