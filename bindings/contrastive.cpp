@@ -5,6 +5,9 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <array>
+
 #include "common.hpp"
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/contrastive/evaluation.hpp"
@@ -110,6 +113,18 @@ void bind_contrastive(py::module_& m) {
                      "CPU results independent of num_threads (slower backbone training)")
       .def_readwrite("flips", &ContrastiveOptions::flips, "random horizontal / vertical flips")
       .def_readwrite("rotations", &ContrastiveOptions::rotations, "random 90-degree rotations (square tiles)")
+      .def_readwrite("jitter_brightness", &ContrastiveOptions::jitter_brightness,
+                     "colour jitter: brightness factor in [max(0, 1 - b), 1 + b]; >= 0 (0 = off)")
+      .def_readwrite("jitter_contrast", &ContrastiveOptions::jitter_contrast,
+                     "colour jitter: contrast factor in [max(0, 1 - c), 1 + c]; >= 0 (0 = off)")
+      .def_readwrite("jitter_saturation", &ContrastiveOptions::jitter_saturation,
+                     "colour jitter: saturation factor in [max(0, 1 - s), 1 + s]; >= 0 (0 = off)")
+      .def_readwrite("jitter_hue", &ContrastiveOptions::jitter_hue,
+                     "colour jitter: hue shift in [-h, h] of a turn; [0, 0.5] (0 = off)")
+      .def_readwrite("loader_threads", &ContrastiveOptions::loader_threads,
+                     "threads preparing the next batches of tiles; 0 = on the calling thread; 0-64")
+      .def_readwrite("prefetch_batches", &ContrastiveOptions::prefetch_batches,
+                     "batches prepared ahead by the loader; 1-64")
       .def_readwrite("validation_groups", &ContrastiveOptions::validation_groups, "groups held out for validation")
       .def_readwrite("patience", &ContrastiveOptions::patience, "early stopping patience, epochs; 0 = never")
       .def_readwrite("restore_best", &ContrastiveOptions::restore_best, "end with the best validation epoch")
@@ -152,6 +167,12 @@ void bind_contrastive(py::module_& m) {
       .def_readonly("reduce_seconds", &ContrastiveFitResult::reduce_seconds);
 
   py::class_<ContrastiveModel>(m, "ContrastiveModel", "A trained contrastive image-gene model")
+      .def(py::init([](const ContrastiveOptions& options, std::size_t n_genes, std::size_t feature_dim) {
+             py::gil_scoped_release release;
+             return ContrastiveModel(options, n_genes, feature_dim);
+           }),
+           py::arg("options"), py::arg("n_genes"), py::arg("feature_dim") = 0,
+           "A new (untrained) model: the backbone with its weights, the heads from options.seed")
       .def_static(
           "load",
           [](const std::string& path, const std::string& device, int num_threads) {
@@ -277,6 +298,43 @@ void bind_contrastive(py::module_& m) {
           py::arg("expression"), py::arg("tiles") = py::none(), py::arg("features") = py::none(),
           py::arg("group") = py::none(), py::arg("callback") = py::none());
 
+  m.def(
+      "color_jitter",
+      [](const CArray<std::uint8_t>& tile, double brightness, double contrast, double saturation, double hue,
+         std::vector<int> order) {
+        SPATIALEMBED_CHECK(tile.ndim() == 3 && tile.shape(2) == 3, InvalidArgument,
+                           "tile must be uint8 (height, width, 3), got {} dimension(s)", tile.ndim());
+        SPATIALEMBED_CHECK(order.size() <= 4, InvalidArgument, "order lists at most the 4 adjustments, got {}",
+                           order.size());
+        ColorJitterFactors f;
+        f.brightness = brightness;
+        f.contrast = contrast;
+        f.saturation = saturation;
+        f.hue = hue;
+        std::array<bool, 4> used{};
+        for (std::size_t i = 0; i < order.size(); ++i) {
+          SPATIALEMBED_CHECK(order[i] >= 0 && order[i] < 4 && !used[static_cast<std::size_t>(order[i])],
+                             InvalidArgument, "order must hold distinct adjustments 0-3, got {}", order[i]);
+          used[static_cast<std::size_t>(order[i])] = true;
+          f.order[i] = order[i];
+        }
+        for (std::size_t i = order.size(), next = 0; i < 4; ++i) {  // the unused ones, switched off
+          while (used[next]) ++next;
+          f.order[i] = static_cast<int>(next);
+          used[next] = true;
+        }
+        f.use_brightness = std::find(order.begin(), order.end(), 0) != order.end();
+        f.use_contrast = std::find(order.begin(), order.end(), 1) != order.end();
+        f.use_saturation = std::find(order.begin(), order.end(), 2) != order.end();
+        f.use_hue = std::find(order.begin(), order.end(), 3) != order.end();
+        std::vector<std::uint8_t> out(tile.data(), tile.data() + tile.size());
+        color_jitter(out.data(), static_cast<std::size_t>(tile.shape(0)), static_cast<std::size_t>(tile.shape(1)), f);
+        return to_numpy(std::move(out)).attr("reshape")(py::make_tuple(tile.shape(0), tile.shape(1), 3));
+      },
+      py::arg("tile"), py::arg("brightness") = 1.0, py::arg("contrast") = 1.0, py::arg("saturation") = 1.0,
+      py::arg("hue") = 0.0, py::arg("order") = std::vector<int>{0, 1, 2, 3},
+      "One colour jitter of a (height, width, 3) uint8 tile with given factors: the adjustments listed in `order` "
+      "(0 brightness, 1 contrast, 2 saturation, 3 hue), in that order, as torchvision's functional adjust_* on uint8");
   m.def(
       "clip_loss",
       [](const CArray<float>& image, const CArray<float>& gene, double logit_scale) {

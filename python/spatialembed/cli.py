@@ -7,10 +7,10 @@ import argparse
 import sys
 
 from . import __version__
-from . import _cli_cluster_ions, _cli_simulate
+from . import _cli_cluster_ions, _cli_simulate, _cli_train_contrastive
 
 # (module) per subcommand, in the order `spatialembed --help` lists them.
-SUBCOMMANDS = [_cli_cluster_ions, _cli_simulate]
+SUBCOMMANDS = [_cli_cluster_ions, _cli_simulate, _cli_train_contrastive]
 
 
 def build_parser():

@@ -347,14 +347,14 @@ torch::Tensor ContrastiveModel::Impl::backbone_forward(const torch::Tensor& x) c
 
 torch::Tensor ContrastiveModel::Impl::prepare_tiles(
     const std::uint8_t* tiles, const std::vector<std::int64_t>& indices, std::size_t height, std::size_t width,
-    const std::function<const std::uint8_t*(std::size_t, const std::uint8_t*, std::vector<std::uint8_t>&)>& transform)
-    const {
+    const std::function<const std::uint8_t*(std::size_t, const std::uint8_t*, std::vector<std::uint8_t>&)>& transform,
+    int num_threads) const {
   const auto S = static_cast<std::int64_t>(input_size);
   const std::size_t plane = 3 * input_size * input_size, tile = height * width * 3;
   auto batch = torch::empty({static_cast<std::int64_t>(indices.size()), 3, S, S}, torch::kFloat32);
   float* out = batch.data_ptr<float>();
   parallel_for(
-      indices.size(), options.num_threads,
+      indices.size(), num_threads < 0 ? options.num_threads : num_threads,
       [&](std::size_t k) {
         const std::uint8_t* src = tiles + static_cast<std::size_t>(indices[k]) * tile;
         std::vector<std::uint8_t> scratch;

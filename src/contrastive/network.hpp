@@ -100,7 +100,8 @@ struct ContrastiveModel::Impl {
   torch::Tensor prepare_tiles(const std::uint8_t* tiles, const std::vector<std::int64_t>& indices, std::size_t height,
                               std::size_t width,
                               const std::function<const std::uint8_t*(std::size_t, const std::uint8_t*,
-                                                                      std::vector<std::uint8_t>&)>& transform) const;
+                                                                      std::vector<std::uint8_t>&)>& transform,
+                              int num_threads = -1) const;  // -1: options.num_threads
   // Features of tiles [0, n) in eval mode, no grad, batches of feature_batch_size → n×F (CPU).
   torch::Tensor features_of(const std::uint8_t* tiles, std::size_t n, std::size_t height, std::size_t width) const;
 

@@ -73,6 +73,13 @@ void ContrastiveOptions::validate() const {
                      S, to_string(train_backbone));
   SPATIALEMBED_CHECK(backbone != "features" || (!flips && !rotations), InvalidArgument,
                      "{}.flips / rotations need tiles; backbone \"features\" has none", S);
+  color_jitter().validate("ContrastiveOptions.jitter");
+  SPATIALEMBED_CHECK(backbone != "features" || !color_jitter().enabled(), InvalidArgument,
+                     "{}.jitter_* need tiles; backbone \"features\" has none", S);
+  SPATIALEMBED_CHECK(loader_threads <= 64, InvalidArgument, "{}.loader_threads must be in [0, 64], got {}", S,
+                     loader_threads);
+  SPATIALEMBED_CHECK(prefetch_batches >= 1 && prefetch_batches <= 64, InvalidArgument,
+                     "{}.prefetch_batches must be in [1, 64], got {}", S, prefetch_batches);
   const std::size_t min_size = backbone == "xception" ? 71 : backbone == "resnet50" ? 32 : 1;
   SPATIALEMBED_CHECK(input_size == 0 || (input_size >= min_size && input_size <= 4096), InvalidArgument,
                      "{}.input_size must be 0 (the backbone's) or in [{}, 4096] for {}, got {}", S, min_size, backbone,

@@ -12,7 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "contrastive/data_parallel.hpp"
 #include "contrastive/network.hpp"
@@ -61,13 +66,15 @@ std::uint64_t fnv1a(const void* data, std::size_t bytes, std::uint64_t h = 14695
   return h;
 }
 
-// One random flip / rotation of an H × W × 3 tile, from Rng(seed, stream of (epoch, pair)).
+// One random flip / rotation, then colour jitter, of an H × W × 3 tile, from Rng(seed, stream
+// of (epoch, pair)). The flip / rotation draws come first, so runs without jitter are as before.
 const std::uint8_t* augment(const std::uint8_t* tile, std::size_t H, std::size_t W, bool flips, bool rotations,
-                            Rng& rng, std::vector<std::uint8_t>& out) {
+                            const ColorJitterOptions& jitter, Rng& rng, std::vector<std::uint8_t>& out) {
   const bool hflip = flips && rng.uniform() < 0.5;
   const bool vflip = flips && rng.uniform() < 0.5;
   const unsigned quarter = rotations ? static_cast<unsigned>(rng.below(4)) : 0u;
-  if (!hflip && !vflip && quarter == 0) return tile;
+  const bool jittering = jitter.enabled();
+  if (!hflip && !vflip && quarter == 0 && !jittering) return tile;
   out.resize(H * W * 3);
   // Output pixel (r, c) reads source (sr, sc): rotate counter-clockwise by `quarter` quarter
   // turns (numpy.rot90 on a square tile), then flip.
@@ -81,8 +88,81 @@ const std::uint8_t* augment(const std::uint8_t* tile, std::size_t H, std::size_t
       }
       std::memcpy(&out[(r * W + c) * 3], tile + (rr * W + cc) * 3, 3);
     }
+  if (jittering) color_jitter(out.data(), H, W, draw_color_jitter(jitter, rng));
   return out.data();
 }
+
+// Prepares batches 0, 1, 2, … of a run on `workers` threads, at most `prefetch` ahead of the
+// one the trainer asks for; batch j is `make(j)`, so its content does not depend on which
+// thread made it or when. Exceptions reach the caller in `get`.
+class BatchLoader {
+ public:
+  BatchLoader(std::size_t workers, std::size_t prefetch, std::size_t count,
+              std::function<torch::Tensor(std::size_t)> make)
+      : prefetch_(prefetch), count_(count), make_(std::move(make)) {
+    for (std::size_t w = 0; w < workers; ++w) threads_.emplace_back([this] { work(); });
+  }
+  ~BatchLoader() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  // Batch j (asked for in increasing order).
+  torch::Tensor get(std::size_t j) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    consumed_ = j;
+    wake_.notify_all();
+    ready_cv_.wait(lock, [&] { return ready_.count(j) > 0; });
+    Item item = std::move(ready_[j]);
+    ready_.erase(j);
+    consumed_ = j + 1;
+    wake_.notify_all();
+    if (item.error) std::rethrow_exception(item.error);
+    return item.tensor;
+  }
+
+ private:
+  struct Item {
+    torch::Tensor tensor;
+    std::exception_ptr error;
+  };
+  void work() {
+    for (;;) {
+      std::size_t j;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || (next_ < count_ && next_ < consumed_ + prefetch_); });
+        if (stop_) return;
+        j = next_++;
+      }
+      Item item;
+      try {
+        item.tensor = make_(j);
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ready_[j] = std::move(item);
+      }
+      ready_cv_.notify_all();
+    }
+  }
+  std::size_t prefetch_, count_;
+  std::function<torch::Tensor(std::size_t)> make_;
+  std::mutex mutex_;
+  std::condition_variable wake_, ready_cv_;
+  std::map<std::size_t, Item> ready_;
+  std::size_t next_ = 0, consumed_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
 
 double lr_at(const ContrastiveOptions& o, std::size_t step, std::size_t total) {
   if (o.warmup_steps > 0 && step < o.warmup_steps)
@@ -179,9 +259,17 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
   result.validation_pairs = validation.size();
 
   // Image features: given, cached once per tile, or computed per step.
-  const bool augmenting = o.flips || o.rotations;
+  const bool augmenting = o.flips || o.rotations || o.color_jitter().enabled();
   torch::Tensor features;
   if (use_features) {
+    features = torch::from_blob(const_cast<float*>(data.features), {n, static_cast<std::int64_t>(data.feature_dim)},
+                                torch::kFloat32);
+    result.features_cached = true;
+  } else if (o.cache_features && o.train_backbone == TrainBackbone::none && !augmenting && data.features) {
+    // The frozen backbone's features, computed by the caller (e.g. image_features, cached on disk).
+    SPATIALEMBED_CHECK(data.feature_dim == model.feature_dim(), InvalidArgument,
+                       "ContrastiveTrainer.fit: PairedData.features has {} columns, the {} backbone gives {}",
+                       data.feature_dim, o.backbone, model.feature_dim());
     features = torch::from_blob(const_cast<float*>(data.features), {n, static_cast<std::int64_t>(data.feature_dim)},
                                 torch::kFloat32);
     result.features_cached = true;
@@ -195,19 +283,26 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
     result.features_cached = true;
   }
   const bool backbone_trains = o.train_backbone != TrainBackbone::none;
-  auto image_input = [&](const std::vector<std::int64_t>& idx, std::size_t epoch, bool train_mode) {
-    if (features.defined())
-      return features.index_select(0, torch::tensor(idx, torch::kInt64)).to(m.device);
+  const ColorJitterOptions jitter = o.color_jitter();
+  // Tiles → network input (CPU), augmented in training; `threads` -1 = options.num_threads.
+  auto prepare = [&](const std::vector<std::int64_t>& idx, std::size_t epoch, bool train_mode, int threads) {
     std::function<const std::uint8_t*(std::size_t, const std::uint8_t*, std::vector<std::uint8_t>&)> transform;
     if (train_mode && augmenting)
-      transform = [&](std::size_t k, const std::uint8_t* tile, std::vector<std::uint8_t>& scratch) {
+      transform = [&, epoch](std::size_t k, const std::uint8_t* tile, std::vector<std::uint8_t>& scratch) {
         Rng rng(o.seed, kAugmentStream + epoch * data.n + static_cast<std::size_t>(idx[k]));
-        return augment(tile, data.height, data.width, o.flips, o.rotations, rng, scratch);
+        return augment(tile, data.height, data.width, o.flips, o.rotations, jitter, rng, scratch);
       };
-    auto batch = m.prepare_tiles(data.tiles, idx, data.height, data.width, transform);
+    return m.prepare_tiles(data.tiles, idx, data.height, data.width, transform, threads);
+  };
+  auto forward = [&](const torch::Tensor& batch, bool train_mode) {
     if (train_mode && backbone_trains) return m.backbone_forward(batch);
     torch::NoGradGuard no_grad;
     return m.backbone_forward(batch);
+  };
+  auto image_input = [&](const std::vector<std::int64_t>& idx, std::size_t epoch, bool train_mode) {
+    if (features.defined())
+      return features.index_select(0, torch::tensor(idx, torch::kInt64)).to(m.device);
+    return forward(prepare(idx, epoch, train_mode, -1), train_mode);
   };
   auto batch_loss = [&](const torch::Tensor& image_features, const std::vector<std::int64_t>& idx, Rng* rng) {
     auto img = m.image_head->forward(image_features, rng);
@@ -360,22 +455,41 @@ ContrastiveFitResult ContrastiveTrainer::fit(const PairedData& data) {
     csv.precision(9);
   }
 
+  auto epoch_order = [&](std::size_t epoch) {
+    std::vector<std::int64_t> order = train;
+    Rng shuffle_rng(o.seed, kShuffleStream + epoch);
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle_rng.below(i)]);
+    return dp.shard(order);  // this rank's pairs (DistributedSampler's rule)
+  };
+  auto batch_of = [&](const std::vector<std::int64_t>& order, std::size_t b) {
+    return std::vector<std::int64_t>(order.begin() + static_cast<std::ptrdiff_t>(b * o.batch_size),
+                                     order.begin() + static_cast<std::ptrdiff_t>((b + 1) * o.batch_size));
+  };
+
+  // Tiles through the network every step: the loader prepares the next batches on its threads
+  // (one thread per batch), batch j being step start_step + j of the run.
+  const std::size_t start_step = run.step;
+  std::unique_ptr<BatchLoader> loader;
+  if (!features.defined() && o.loader_threads > 0 && start_step < total_steps)
+    loader = std::make_unique<BatchLoader>(o.loader_threads, o.prefetch_batches, total_steps - start_step,
+                                           [&](std::size_t j) {
+                                             const std::size_t s = start_step + j, e = s / steps_per_epoch;
+                                             return prepare(batch_of(epoch_order(e), s % steps_per_epoch), e, true, 1);
+                                           });
+
   const auto train_start = Clock::now();
   std::size_t steps_here = 0;
   const std::size_t first_epoch = run.step / steps_per_epoch;
   for (std::size_t epoch = first_epoch; epoch < o.epochs && !run.stopped_early; ++epoch) {
-    std::vector<std::int64_t> order = train;
-    Rng shuffle_rng(o.seed, kShuffleStream + epoch);
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle_rng.below(i)]);
-    order = dp.shard(order);  // this rank's pairs (DistributedSampler's rule)
+    const std::vector<std::int64_t> order = epoch_order(epoch);
     for (std::size_t b = run.step - epoch * steps_per_epoch; b < steps_per_epoch; ++b) {
       const auto t0 = Clock::now();
-      std::vector<std::int64_t> idx(order.begin() + static_cast<std::ptrdiff_t>(b * o.batch_size),
-                                    order.begin() + static_cast<std::ptrdiff_t>((b + 1) * o.batch_size));
+      std::vector<std::int64_t> idx = batch_of(order, b);
       m.set_training(true);
       Rng dropout_rng(o.seed, kDropoutStream + run.step * static_cast<std::uint64_t>(dp.world_size()) +
                                   static_cast<std::uint64_t>(dp.rank()));
-      auto loss = batch_loss(image_input(idx, epoch, true), idx, &dropout_rng);
+      auto image = loader ? forward(loader->get(run.step - start_step), true) : image_input(idx, epoch, true);
+      auto loss = batch_loss(image, idx, &dropout_rng);
       optimizer.zero_grad();
       loss.backward();
       dp.average_gradients(all_params);

@@ -29,3 +29,31 @@ def test_ion_image_clustering_notebook_executes(data_dir, tmp_path, monkeypatch)
     assert len(images) >= 5  # spectrum, ion images, two cluster galleries, embeddings
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "nn " in text and "umap_only" in text and "report.html" in text
+
+
+def test_contrastive_her2st_notebook_executes(data_dir, tmp_path, monkeypatch):
+    import spatialembed
+
+    if not spatialembed.nn.has_nn():
+        pytest.skip("built without LibTorch")
+    monkeypatch.setenv("SPATIALEMBED_DATA", str(data_dir))
+    monkeypatch.setenv("SPATIALEMBED_QUICK", "1")  # three sections, 64 px input, 3 epochs
+    kernels = tmp_path / "jupyter" / "kernels" / "spatialembed-test"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(
+        '{"argv": ["%s", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"], '
+        '"display_name": "spatialembed test", "language": "python"}' % sys.executable)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    path = NOTEBOOK.parent / "contrastive_her2st.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="spatialembed-test",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # section, loss, expression maps
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "zero-shot" in html and "HEG-50 r" in html  # the evaluation table
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "training genes" in text and "True" in text  # fit summary; save/load round trip

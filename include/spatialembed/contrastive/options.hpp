@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "spatialembed/contrastive/augmentation.hpp"
 #include "spatialembed/contrastive/distributed.hpp"
 #include "spatialembed/contrastive/loss.hpp"
 #include "spatialembed/nn/input_transform.hpp"
@@ -119,6 +120,19 @@ struct ContrastiveOptions {
   // ---- augmentation (on the uint8 tiles; disables the feature cache)
   bool flips = false;                ///< random horizontal and vertical flips, each with probability ½
   bool rotations = false;            ///< random rotation by 0, 90, 180 or 270° (square tiles)
+  /// Colour jitter as torchvision ColorJitter(brightness, contrast, saturation, hue) on uint8
+  /// tiles (augmentation.hpp), after the flip / rotation; all 0 = off.
+  double jitter_brightness = 0;      ///< brightness factor in [max(0, 1 − b), 1 + b]; ≥ 0
+  double jitter_contrast = 0;        ///< contrast factor in [max(0, 1 − c), 1 + c]; ≥ 0
+  double jitter_saturation = 0;      ///< saturation factor in [max(0, 1 − s), 1 + s]; ≥ 0
+  double jitter_hue = 0;             ///< hue shift in [−h, h] of a full turn; [0, 0.5]
+
+  // ---- data loader (tiles prepared per step: augmentation or a training backbone)
+  /// Threads that prepare (cut, augment, resize, normalise) the next batches while the
+  /// current step runs; 0 = prepare each batch on the calling thread when it is needed.
+  /// Results do not depend on it. 0 – 64.
+  std::size_t loader_threads = 1;
+  std::size_t prefetch_batches = 2;  ///< batches prepared ahead with loader_threads ≥ 1; 1 – 64
 
   // ---- validation and early stopping
   /// Pairs whose PairedData.group is in this list are held out: validation loss after each
@@ -141,6 +155,8 @@ struct ContrastiveOptions {
 
   /// Throws InvalidArgument naming the field, its value and the allowed range.
   void validate() const;
+  /// The jitter_* fields as ColorJitterOptions.
+  ColorJitterOptions color_jitter() const { return {jitter_brightness, jitter_contrast, jitter_saturation, jitter_hue}; }
 };
 
 }  // namespace spatialembed
