@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from ._validation import as_float32_matrix, num_threads
 from .nn import _nn, default_weights_path
 from .spatial.hvg import highly_variable_genes
+from .spatial.pairs import gene_columns
 from .spatial.pairs import pairs_from_sections  # noqa: F401  (re-exported: the trainer's input)
 
 __all__ = ["ContrastiveTrainer", "bleep_loss", "clip_loss", "highest_mean_genes", "nearest_by_cosine",
@@ -64,18 +65,6 @@ def _log_normalised(section, n_jobs=None):
     from .spatial_expression import log1p, normalize_total
 
     return log1p(normalize_total(section.counts, n_jobs=n_jobs), n_jobs=n_jobs)
-
-
-def _gene_columns(section, genes):
-    names = list(section.genes)
-    if len(set(names)) != len(names):
-        raise ValueError(f"section {section.name!r} repeats gene names; select genes by id first")
-    column = {name: j for j, name in enumerate(names)}
-    missing = [g for g in genes if g not in column]
-    if missing:
-        raise ValueError(f"section {section.name!r} has no gene {missing[0]!r} ({len(missing)} of the "
-                         f"{len(genes)} genes are missing)")
-    return np.array([column[g] for g in genes], dtype=np.int64)
 
 
 def _shared_genes(sections):
@@ -360,7 +349,7 @@ class ContrastiveTrainer(BaseEstimator):
             memo[key] = _log_normalised(section, self.n_jobs)
         if genes is None:
             return memo[key]
-        return np.asarray(memo[key][:, _gene_columns(section, genes)].todense(), dtype=np.float32)
+        return np.asarray(memo[key][:, gene_columns(section, genes)].todense(), dtype=np.float32)
 
     def _feature_key(self, section, options):
         import hashlib

@@ -22,20 +22,6 @@ torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="module")
-def resnet_dir():
-    path = Path(spatialembed.nn.default_weights_path("resnet50"))
-    # Fail, not skip: setup fetches the weights (scripts/fetch_weights.sh).
-    assert (path / "model.json").is_file(), f"{path} missing: run scripts/fetch_weights.sh"
-    return path
-
-
-@pytest.fixture(scope="module")
-def resnet_ref(resnet_dir):
-    weights, eps = kr.read_tfjs(resnet_dir)
-    return kr.ResNet50(weights, eps)
-
-
-@pytest.fixture(scope="module")
 def labels(resnet_dir):
     return json.loads((resnet_dir.parent / "assets" / "labels.json").read_text())
 

@@ -17,20 +17,6 @@ if not se.nn.has_nn():
 torch.set_num_threads(2)
 
 
-@pytest.fixture(scope="module")
-def resnet_dir():
-    from pathlib import Path
-    path = Path(se.nn.default_weights_path("resnet50"))
-    assert (path / "model.json").is_file(), f"{path} missing: run scripts/fetch_weights.sh"
-    return path
-
-
-@pytest.fixture(scope="module")
-def resnet_ref(resnet_dir):
-    weights, eps = kr.read_tfjs(resnet_dir)
-    return kr.ResNet50(weights, eps)
-
-
 def pyramid_reference(fmap):
     """(N, C, h, w) -> (N, 21 C): mean over cells [floor(i h / g), ceil((i + 1) h / g)) for
     g = 1, 2, 4 (PyTorch's adaptive pooling bounds), level g divided by g, channel-major."""
