@@ -79,15 +79,19 @@ def run(args):
 
     from ._core import OutputStaging, check_output_path
     from .contrastive import ContrastiveTrainer
-    from .nn import reuse_freed_memory
+    from .nn import _nn
 
-    reuse_freed_memory()
-    log = (lambda line: None) if args.quiet else (lambda line: print(f"train-contrastive: {line}", file=sys.stderr))
+    # Under torchrun every rank runs this command: all train, rank 0 alone writes the run folder.
+    world = _nn().resolve_distributed(_nn().DistributedOptions())
+    rank = world["rank"]
+    quiet = args.quiet or rank != 0
+    log = (lambda line: None) if quiet else (lambda line: print(f"train-contrastive: {line}", file=sys.stderr))
     out = Path(args.out)
     inputs = [os.fspath(args.root)] if args.root else [os.fspath(s) for s in args.sections]
-    if os.path.lexists(out) and not args.overwrite:
-        raise FileExistsError(f"{out}: the output folder exists; choose another or pass --overwrite")
-    check_output_path(out, "folder", args.overwrite, inputs)
+    if rank == 0:  # the other ranks would race rank 0's staging folder
+        if os.path.lexists(out) and not args.overwrite:
+            raise FileExistsError(f"{out}: the output folder exists; choose another or pass --overwrite")
+        check_output_path(out, "folder", args.overwrite, inputs)
 
     start = time.perf_counter()
     train = read_sections(args.layout, args.sections, args.root)
@@ -108,17 +112,23 @@ def run(args):
             f"lr {step.lr:.2e} {step.samples_per_second:.0f} samples/s")
         return True
 
+    if rank != 0:
+        ContrastiveTrainer(**params, n_top_genes=args.n_top_genes, feature_cache=args.feature_cache,
+                           random_state=args.seed, n_jobs=args.threads).fit(train)
+        return 0
+
     with OutputStaging(args.overwrite, inputs) as staging:
         folder = Path(staging.add(out, "folder"))
         est = ContrastiveTrainer(**params, n_top_genes=args.n_top_genes, feature_cache=args.feature_cache,
                                  log_csv=str(folder / "log.csv"), random_state=args.seed, n_jobs=args.threads,
-                                 callback=None if args.quiet else progress)
+                                 callback=None if quiet else progress)
         est.fit(train)
         est.log_csv = ""  # the saved model names no file of the staging folder
         fit_s = time.perf_counter() - start
         log(f"trained in {fit_s:.1f} s ({est.result_.steps} steps, {est.result_.samples_per_second:.0f} samples/s)")
         est.save(folder / "model.pt")
         metrics = {"sections": [s.name for s in train], "holdout": holdout.name if holdout else None,
+                   "world_size": world["world_size"],
                    "n_genes": len(est.genes_), "steps": est.result_.steps, "epochs": est.result_.epochs,
                    "fit_seconds": fit_s, "train_seconds": est.result_.train_seconds,
                    "feature_seconds": est.result_.feature_seconds,

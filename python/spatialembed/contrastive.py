@@ -272,7 +272,7 @@ class ContrastiveTrainer(BaseEstimator):
             features = as_float32_matrix(features, "features")
         if group is not None:
             group = np.ascontiguousarray(group, dtype=np.int32).ravel()
-        callback, bar = self._step_callback()
+        callback, bar = self._step_callback(options)
         try:
             trainer = _nn().ContrastiveTrainer(options)
             self.result_ = trainer.fit(expression, tiles=images, features=features, group=group, callback=callback)
@@ -283,10 +283,10 @@ class ContrastiveTrainer(BaseEstimator):
         self._trainer = trainer  # owns model_
         self.n_genes_ = expression.shape[1]
 
-    def _step_callback(self):
+    def _step_callback(self, options):
         user = self.callback
-        if not self.verbose:
-            return user, None
+        if not self.verbose or _nn().resolve_distributed(options.distributed)["rank"] != 0:
+            return user, None  # one bar per run, not one per rank
         try:
             from tqdm.auto import tqdm
         except ImportError:
@@ -390,7 +390,7 @@ class ContrastiveTrainer(BaseEstimator):
                     return features
         features = self._backbone_model(options).image_features(self._tiles(section, options))
         if path is not None:
-            tmp = path + ".tmp.npy"
+            tmp = f"{path}.{os.getpid()}.tmp.npy"  # ranks of one run may write the same entry at once
             np.save(tmp, features)
             os.replace(tmp, path)
         memo[("features", key)] = features

@@ -185,6 +185,33 @@ def test_torchrun_launch(tmp_path):
     assert sorted(int(r["rank"]) for _, _, r in runs) == [0, 1]
 
 
+def test_torchrun_train_contrastive_cli(data_dir, tmp_path):
+    """`torchrun --nproc_per_node 2 -m spatialembed train-contrastive` on a real her2st section:
+    rank 0 alone writes the run folder, and the model equals one process with the global batch."""
+    args = ["train-contrastive", "C3", "--root", str(data_dir / "st" / "her2st"), "--weights", "random",
+            "--input-size", "32", "--epochs", "2", "--n-top-genes", "100", "--gene-encoder", "linear",  # no dropout
+            "--latent-dim", "16", "--threads", "1", "--no-report", "--quiet"]
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+                "--master_port", str(free_port()), "--max_restarts", "0", "--redirects", "2", "--tee", "2"]
+    two = subprocess.run(torchrun + ["-m", "spatialembed"] + args + ["--batch-size", "32", "--out", str(tmp_path / "two")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = subprocess.run([sys.executable, "-m", "spatialembed"] + args + ["--batch-size", "64", "--out",
+                                                                         str(tmp_path / "one")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    metrics = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("one", "two")}
+    assert (metrics["two"]["world_size"], metrics["one"]["world_size"]) == (2, 1)
+    assert metrics["two"]["steps"] == metrics["one"]["steps"] == 2 * (180 // 64)
+    logs = {n: np.genfromtxt(tmp_path / n / "log.csv", delimiter=",", names=True) for n in ("one", "two")}
+    np.testing.assert_allclose(logs["two"]["loss"], logs["one"]["loss"], rtol=1e-5, atol=1e-6)
+    models = {n: ContrastiveTrainer.load(tmp_path / n / "model.pt") for n in ("one", "two")}
+    eye = np.eye(100, dtype=np.float32)
+    np.testing.assert_allclose(models["two"].encode_genes(eye), models["one"].encode_genes(eye), rtol=1e-5, atol=1e-5)
+
+
 def test_rank0_checkpoint_resumed_by_two_ranks_equals_uninterrupted(tmp_path):
     checkpoint = tmp_path / "run.ckpt"
     params = dict(PARAMS, batch_size=8, epochs=3, checkpoint=str(checkpoint))
