@@ -37,7 +37,7 @@ std::size_t size_class(std::size_t n) {
 // A pass of a network needs, for each size class, as many blocks as tensors of that class are
 // alive at once; measured, that adds up to 2.03x the peak in use for ResNet-50 and 2.15x for
 // Xception (whose stages run at different sizes, each with its own blocks). 2.5 leaves room
-// and keeps the memory below glibc's with the mmap threshold off.
+// and keeps the peak memory at or below glibc's with the mmap threshold off (bench/README.md).
 constexpr double kCapOfPeak = 2.5;
 
 // One for the process, never destroyed: tensors may be freed (through `release`) at any
