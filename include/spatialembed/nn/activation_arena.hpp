@@ -17,7 +17,7 @@
 
 namespace spatialembed {
 
-/// Counters of the process's arena (bytes are block sizes, rounded up to 4 KiB).
+/// Counters of the process's arena (bytes are block sizes: requests rounded up to their size class).
 struct ActivationArenaStats {
   std::size_t owners = 0;             ///< live `ActivationArena` objects
   std::size_t active_scopes = 0;      ///< live `ActivationArena::Scope` objects
@@ -26,6 +26,7 @@ struct ActivationArenaStats {
   std::size_t peak_bytes_in_use = 0;  ///< highest `bytes_in_use` since the first owner appeared
   std::size_t hits = 0;               ///< allocations served from the cache
   std::size_t misses = 0;             ///< allocations that went to the system
+  std::size_t evictions = 0;          ///< cached blocks given back to the system to keep the cap
 };
 
 /// A share in the process's activation arena. The cache is one for the process (so that two
@@ -34,10 +35,19 @@ struct ActivationArenaStats {
 /// Blocks of tensors that outlive it are freed when those tensors are (never invalidated).
 ///
 /// Only allocations of at least 64 KiB go to the arena; smaller ones go to the allocator that
-/// was installed before (glibc's heap already reuses them). A freed block is kept while the
-/// arena's blocks (in use and cached) stay within twice the peak bytes in use, so it holds at
-/// most twice the working memory of the largest batch; a request takes the smallest cached
-/// block that fits and is at most 25 % larger.
+/// was installed before (glibc's heap already reuses them). Policy:
+/// - **Size classes.** A request is rounded up to its size class, a multiple of 1/16 of its
+///   power of two (at most 6.25 % more), and takes a cached block of exactly that class, or a
+///   new one. So a block freed by one layer serves every later request of its class, and a
+///   network with many tensor sizes (Xception: separable convolutions at four resolutions)
+///   needs, per class, only as many blocks as tensors of that class are alive at once.
+/// - **Cap.** The arena's blocks (in use and cached) stay within 2.5 times the peak bytes in
+///   use. Measured (batch 32), repeated passes of ResNet-50 need 2.03 times their peak and
+///   Xception 2.15 times, so after a warm-up pass every request of the next pass is a hit.
+/// - **Eviction.** When caching a freed block would exceed the cap, the largest cached blocks
+///   (perhaps that one) are given back to the system until the arena fits again, rather than
+///   the least recently freed: those are the first layers' blocks, which the next pass needs
+///   first.
 ///
 /// Thread-safe. Results are bit-identical with and without the arena (only where the memory
 /// comes from changes, never what is computed in it).

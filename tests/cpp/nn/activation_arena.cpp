@@ -115,6 +115,110 @@ TEST_CASE("ActivationArena: tensors from other threads during a scope", "[nn][ar
   }
 }
 
+namespace {
+
+// One pass of a network shaped like Xception (batch 1, float32 NCHW): stages at four
+// resolutions, each a chain of layers whose output replaces its input, alternating between two
+// channel counts (separable convolutions in pairs), a workspace per layer and a residual branch
+// alive across the stage: 24 sizes in all. Returns the number of allocations that go to the
+// arena (all >= 64 KiB).
+std::size_t xception_like_pass() {
+  struct Stage {
+    std::int64_t side, channels;
+  };
+  std::size_t allocations = 0;
+  for (const Stage stage : {Stage{147, 64}, Stage{74, 128}, Stage{37, 256}, Stage{19, 728}}) {
+    auto residual = torch::empty({stage.channels, stage.side, stage.side});
+    auto x = torch::empty({stage.channels / 2, stage.side, stage.side});
+    allocations += 2;
+    for (std::int64_t layer = 0; layer < 6; ++layer) {
+      const std::int64_t c = stage.channels + 8 * (layer % 2);
+      const auto workspace = torch::empty({c * stage.side * 4});
+      x = torch::empty({c, stage.side, stage.side});  // frees the layer's input
+      allocations += 2;
+    }
+  }
+  return allocations;
+}
+
+}  // namespace
+
+TEST_CASE("ActivationArena: size classes, a second pass of many sizes hits every time, the cap", "[nn][arena]") {
+  REQUIRE(ActivationArena::stats().bytes_cached == 0);  // no other arena owner left blocks
+  ActivationArena arena;
+  ActivationArena::Scope scope(arena);
+  REQUIRE(scope.active());
+  const auto footprint_within_cap = [] {
+    const auto s = ActivationArena::stats();
+    INFO("in use " << s.bytes_in_use << ", cached " << s.bytes_cached << ", peak " << s.peak_bytes_in_use);
+    CHECK(s.bytes_in_use + s.bytes_cached <= s.peak_bytes_in_use * 5 / 2);
+  };
+
+  SECTION("a request takes a block of exactly its size class") {
+    // 1,000,000 and 990,000 bytes are both 31 x 32 KiB (1/16 of 512 KiB) = 1,015,808 bytes.
+    const auto in_use = ActivationArena::stats().bytes_in_use;
+    void* address = nullptr;
+    {
+      const auto a = torch::empty({1000000}, torch::kUInt8);
+      CHECK(ActivationArena::stats().bytes_in_use == in_use + 1015808);
+      address = a.data_ptr();
+    }
+    auto before = ActivationArena::stats();
+    {
+      const auto b = torch::empty({990000}, torch::kUInt8);
+      CHECK(b.data_ptr() == address);
+      CHECK(ActivationArena::stats().hits == before.hits + 1);
+    }
+    // 950,000 bytes would fit in that block, but are of the class below (29 x 32 KiB): a miss,
+    // so that the block stays for its own class.
+    before = ActivationArena::stats();
+    const auto c = torch::empty({950000}, torch::kUInt8);
+    CHECK(c.data_ptr() != address);
+    CHECK(ActivationArena::stats().misses == before.misses + 1);
+    CHECK(ActivationArena::stats().bytes_in_use == in_use + 950272);
+  }
+
+  SECTION("after a warm-up pass, the same pass has no misses and stays within the cap") {
+    const auto start = ActivationArena::stats();
+    const std::size_t allocations = xception_like_pass();
+    const auto warm = ActivationArena::stats();
+    CHECK(warm.hits + warm.misses == start.hits + start.misses + allocations);
+    CHECK(warm.misses > start.misses);
+    footprint_within_cap();
+    for (int pass = 0; pass < 2; ++pass) {
+      const auto before = ActivationArena::stats();
+      xception_like_pass();
+      const auto after = ActivationArena::stats();
+      CHECK(after.misses == before.misses);
+      CHECK(after.hits == before.hits + allocations);
+      CHECK(after.evictions == before.evictions);
+      CHECK(after.bytes_cached == before.bytes_cached);
+      footprint_within_cap();
+    }
+  }
+
+  SECTION("over the cap, the largest cached blocks are given back") {
+    const std::int64_t big = 8 << 20, small = 1 << 20;
+    { const auto a = torch::empty({big}, torch::kUInt8); }  // peak: one 8 MiB block
+    const auto start = ActivationArena::stats();
+    REQUIRE(start.peak_bytes_in_use == static_cast<std::size_t>(big));
+    // 16 blocks of the 16 classes from 1 MiB to 2 MiB (steps of 64 KiB) freed one after the
+    // other: caching all would take the arena to 31.5 MiB, past 2.5 x 8 MiB.
+    for (std::int64_t i = 0; i < 16; ++i) {
+      { const auto t = torch::empty({small + i * (small / 16)}, torch::kUInt8); }
+      footprint_within_cap();
+    }
+    const auto after = ActivationArena::stats();
+    CHECK(after.evictions > start.evictions);
+    // The 8 MiB block was the largest, so it went first: the next 8 MiB request is a miss,
+    // while the smallest 1 MiB block is still there.
+    const auto again = torch::empty({big}, torch::kUInt8);
+    CHECK(ActivationArena::stats().misses == after.misses + 1);
+    const auto first = torch::empty({small}, torch::kUInt8);
+    CHECK(ActivationArena::stats().hits == after.hits + 1);
+  }
+}
+
 TEST_CASE("Embedder: the same features with and without the arena, 1 and 2 threads", "[nn][arena][real]") {
   const auto weights = resnet_weights();
   INFO("run scripts/fetch_weights.sh: " << weights << " is missing");
