@@ -35,7 +35,10 @@ def add_parser(subparsers):
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--weight-decay", type=float)
-    t.add_argument("--n-top-genes", type=int, help="training genes: highly variable genes, seurat_v3 (default: 2000)")
+    t.add_argument("--training-genes", choices=["heg", "hvg"],
+                   help="training genes: the highly expressed (default) or the highly variable (seurat_v3) genes of "
+                        "the training sections")
+    t.add_argument("--n-top-genes", type=int, help="how many training genes (default: 1000 HEG, 2000 HVG)")
     t.add_argument("--device", help="cpu, cuda or cuda:N")
     t.add_argument("--feature-cache", metavar="FOLDER", help="keep the frozen backbone's features here")
     t.add_argument("--fast", action="store_true",
@@ -101,7 +104,7 @@ def run(args):
 
     params = {name: getattr(args, name) for name in ("loss", "gene_encoder", "latent_dim", "backbone", "weights",
                                                        "input_size", "train_backbone", "epochs", "batch_size", "lr",
-                                                       "weight_decay", "device")
+                                                       "weight_decay", "device", "training_genes")
               if getattr(args, name) is not None}
     if args.fast:
         params["deterministic"] = False

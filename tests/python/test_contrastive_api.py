@@ -53,15 +53,30 @@ def columns(section, genes):
     return [position[g] for g in genes]
 
 
-def test_fit_sections_uses_seurat_v3_hvgs_and_log_normalised_expression(fitted, her2st):
+def test_fit_sections_uses_the_highly_expressed_genes_and_log_normalised_expression(fitted, her2st):
     c2, c3 = her2st["C2"], her2st["C3"]
-    table = highly_variable_genes([c2, c3], n_top_genes=300, flavor="seurat_v3")
-    assert fitted.genes_ == list(table.index[table["highly_variable"]])
+    shared = [g for g in c2.genes if g in set(c3.genes)]
+    x = np.concatenate([log_normalised(c2)[:, columns(c2, shared)], log_normalised(c3)[:, columns(c3, shared)]])
+    mean = dict(zip(shared, x.mean(axis=0)))
+    chosen = set(fitted.genes_)
+    assert len(chosen) == 300 and fitted.genes_ == [g for g in shared if g in chosen]  # in C2's gene order
+    # the 300 highest means (float32 sums inside: ties at the boundary within 1e-5)
+    assert min(mean[g] for g in chosen) >= max(mean[g] for g in shared if g not in chosen) - 1e-5
     assert fitted.n_genes_ == 300 and fitted.result_.train_pairs == c2.n_spots + c3.n_spots
     assert fitted.result_.features_cached
     # encode_genes(section) == the model on the expression written out here
     expected = log_normalised(c2)[:, columns(c2, fitted.genes_)].astype(np.float32)
     np.testing.assert_allclose(fitted.encode_genes(c2), fitted.encode_genes(expected), atol=1e-5)
+
+
+def test_fit_sections_with_hvg_training_genes_uses_seurat_v3(fitted, her2st):
+    c2, c3 = her2st["C2"], her2st["C3"]
+    est = ContrastiveTrainer(**dict(SMALL, epochs=1), training_genes="hvg", feature_cache=fitted.feature_cache)
+    est.fit([c2, c3])
+    table = highly_variable_genes([c2, c3], n_top_genes=300, flavor="seurat_v3")
+    assert est.genes_ == list(table.index[table["highly_variable"]])
+    with pytest.raises(ValueError, match="training_genes"):
+        ContrastiveTrainer(**SMALL, training_genes="hvgs").fit([c2, c3])
 
 
 def test_encode_images_of_a_section_equals_its_tiles(fitted, her2st):
