@@ -215,9 +215,8 @@ class ContrastiveTrainer(BaseEstimator):
         Parameters
         ----------
         sections : Section or list of Section
-            Training sections. Training genes: their ``n_top_genes`` highly expressed or variable genes
-            (``training_genes``)
-            (seurat_v3, matched by name); expression: ``log1p(normalize_total(counts, 1e4))``
+            Training sections. Training genes: their ``n_top_genes`` highly expressed or highly
+            variable genes (``training_genes``, matched by name); expression: ``log1p(normalize_total(counts, 1e4))``
             at those genes; images: the tile under each spot (``tile_diameter_multiple`` spot
             diameters, resampled to the network input). Or, array form ``fit(tiles,
             expression, group=None)``: tiles (n, height, width, 3) uint8 (with
