@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import harness  # noqa: E402
 
 
-def python_loop(features, expression, o, steps_per_epoch, epochs):
+def python_heads(feature_dim, n_genes, o):
+    """The image and gene encoders, logit_scale and AdamW (no decay on biases, norms and
+    logit_scale) in PyTorch, as ContrastiveModel builds them."""
     import torch
     import torch.nn.functional as F
 
@@ -45,12 +47,38 @@ def python_loop(features, expression, o, steps_per_epoch, epochs):
             return self.norm(self.dropout(self.fc(F.gelu(p))) + p)
 
     torch.manual_seed(0)
-    img = Head(features.shape[1], o["latent_dim"], o["gene_encoder"])
-    gene = Head(expression.shape[1], o["latent_dim"], o["gene_encoder"])
+    img = Head(feature_dim, o["latent_dim"], o["gene_encoder"])
+    gene = Head(n_genes, o["latent_dim"], o["gene_encoder"])
     logit_scale = torch.nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
     params = [*img.parameters(), *gene.parameters(), logit_scale]
     opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": o["weight_decay"]},
                              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}], lr=o["lr"])
+    return img, gene, logit_scale, opt
+
+
+def clip_step(img, gene, logit_scale, opt, x, y, lr):
+    """One CLIP step (symmetric InfoNCE, lr set, logit_scale clamped to [0, ln 100])."""
+    import torch
+    import torch.nn.functional as F
+
+    u, v = F.normalize(img(x), dim=-1), F.normalize(gene(y), dim=-1)
+    logits = logit_scale.exp() * u @ v.T
+    labels = torch.arange(len(x))
+    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    opt.zero_grad()
+    loss.backward()
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.step()
+    with torch.no_grad():
+        logit_scale.clamp_(0, np.log(100))
+    return float(loss)
+
+
+def python_loop(features, expression, o, steps_per_epoch, epochs):
+    import torch
+
+    img, gene, logit_scale, opt = python_heads(features.shape[1], expression.shape[1], o)
     X, Y = torch.from_numpy(features), torch.from_numpy(expression)
     bs, total, step = o["batch_size"], steps_per_epoch * epochs, 0
     t0 = time.perf_counter()
@@ -58,17 +86,7 @@ def python_loop(features, expression, o, steps_per_epoch, epochs):
         order = torch.randperm(len(X))
         for b in range(steps_per_epoch):
             idx = order[b * bs:(b + 1) * bs]
-            u, v = F.normalize(img(X[idx]), dim=-1), F.normalize(gene(Y[idx]), dim=-1)
-            logits = logit_scale.exp() * u @ v.T
-            labels = torch.arange(bs)
-            loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-            opt.zero_grad()
-            loss.backward()
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * (1 + np.cos(np.pi * step / total)) * o["lr"]
-            opt.step()
-            with torch.no_grad():
-                logit_scale.clamp_(0, np.log(100))
+            clip_step(img, gene, logit_scale, opt, X[idx], Y[idx], 0.5 * (1 + np.cos(np.pi * step / total)) * o["lr"])
             step += 1
     return total / (time.perf_counter() - t0)
 
