@@ -71,6 +71,7 @@ def python_pipeline(root, names, n_jobs, workers):
 
     import keras_reference as kr
     from bench_contrastive import clip_step, python_heads
+    from spatialembed.nn import default_weights_path  # the same weight files, read by the reference
 
     torch.set_num_threads(n_jobs)
     Image.MAX_IMAGE_PIXELS = None  # the her2st images are above PIL's bomb limit
@@ -102,7 +103,7 @@ def python_pipeline(root, names, n_jobs, workers):
             rgb = np.asarray(tile.resize((SIDE, SIDE), Image.BILINEAR), dtype=np.float32) / 255.0
             return kr.caffe_input(rgb[None])[0], torch.from_numpy(expression[j])
 
-    weights, eps = kr.read_tfjs(os.environ.get("SPATIALEMBED_RESNET50") or _default_weights())
+    weights, eps = kr.read_tfjs(default_weights_path("resnet50"))
     net = kr.ResNet50(weights, eps)
     o = dict(gene_encoder="projection_head", latent_dim=256, dropout=0.1, lr=1e-3, weight_decay=1e-3)
     img, gene, logit_scale, opt = python_heads(2048, GENES, o)
@@ -115,11 +116,6 @@ def python_pipeline(root, names, n_jobs, workers):
         loss = clip_step(img, gene, logit_scale, opt, features, y, o["lr"])
         steps += 1
     return dict(pairs=len(items), steps=steps, final_loss=loss)
-
-
-def _default_weights():
-    from spatialembed.nn import default_weights_path
-    return default_weights_path("resnet50")
 
 
 def child(spec):

@@ -64,8 +64,7 @@ def main():
                              fit_s=np.nan, train_s=np.nan, samples_s=np.nan))
         print(f"[{held}] zero-shot evaluated in {time.perf_counter() - t0:.1f} s", flush=True)
         for name in configs:
-            est = ContrastiveTrainer(**dict(dict(random_state=0), **CONFIGS[name]), feature_cache=args.feature_cache,
-                                     n_jobs=args.n_jobs)
+            est = ContrastiveTrainer(**CONFIGS[name], feature_cache=args.feature_cache, n_jobs=args.n_jobs)
             est.fit(train)
             table = est.evaluate(query, train, zero_shot=False)
             for r in table.itertuples():

@@ -115,16 +115,15 @@ def run(args):
             f"lr {step.lr:.2e} {step.samples_per_second:.0f} samples/s")
         return True
 
+    est = ContrastiveTrainer(**params, n_top_genes=args.n_top_genes, feature_cache=args.feature_cache,
+                             random_state=args.seed, n_jobs=args.threads, callback=None if quiet else progress)
     if rank != 0:
-        ContrastiveTrainer(**params, n_top_genes=args.n_top_genes, feature_cache=args.feature_cache,
-                           random_state=args.seed, n_jobs=args.threads).fit(train)
+        est.fit(train)
         return 0
 
     with OutputStaging(args.overwrite, inputs) as staging:
         folder = Path(staging.add(out, "folder"))
-        est = ContrastiveTrainer(**params, n_top_genes=args.n_top_genes, feature_cache=args.feature_cache,
-                                 log_csv=str(folder / "log.csv"), random_state=args.seed, n_jobs=args.threads,
-                                 callback=None if quiet else progress)
+        est.log_csv = str(folder / "log.csv")
         est.fit(train)
         est.log_csv = ""  # the saved model names no file of the staging folder
         fit_s = time.perf_counter() - start
