@@ -76,7 +76,7 @@ def cached_features(key, prepared, folder, jobs):
         path = folder / f"{key}_{pooling}.npy"
         if not path.exists():
             start = time.perf_counter()
-            X = Embedder(pooling=pooling, hotspot_quantile=1.0, n_jobs=jobs).transform(stack)
+            X = Embedder(pooling=pooling, remove_spikes=False, hotspot_quantile=1.0, n_jobs=jobs).transform(stack)
             np.save(path, X)
             print(f"  {key}: {pooling} features {X.shape} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         out[pooling] = np.load(path)

@@ -339,7 +339,9 @@ class IonImageStack:
 
     def preprocess(self, *, n_jobs=None, **preprocess):
         """A preprocessed copy: TIC normalisation of pixels (``tic_normalize``, default False),
-        hotspot clipping at the quantile over measured pixels (``hotspot_quantile``, 0.99),
+        single-pixel spikes clipped to their highest measured neighbour (``remove_spikes``,
+        True), hotspot clipping at the quantile over the non-zero measured pixels
+        (``hotspot_quantile``, 0.99; ``hotspot_ignore_zeros=False``: over all of them),
         median filter (``median_filter``: odd window side, 0 = off), min-max scaling of each
         image to [0, 1] (``scale``, True). Unmeasured pixels stay 0. Takes any field of the C++
         ``PreprocessOptions`` by name (see :func:`preprocess_options`, docs/msi.md)."""

@@ -112,8 +112,11 @@ class Embedder(TransformerMixin, BaseEstimator):
         where a structure sits counts. "multi_layer": global averages of ResNet-50 stages 3,
         4, 5 (Xception blocks 4, 12, 14), each L2-normalised, concatenated: D = 3584 (3504).
     hotspot_quantile : float, default=0.99
-        Ion images: clip each at this quantile of its measured pixels (1 = off) before scaling
-        it to [0, 1].
+        Ion images: clip each at this quantile of its non-zero measured pixels (1 = off) before
+        scaling it to [0, 1]; single-pixel spikes are clipped to their highest neighbour first.
+        ``remove_spikes``, ``hotspot_ignore_zeros``, ``median_filter`` and ``scale`` (every
+        field of the C++ ``PreprocessOptions`` but ``tic_normalize``, docs/msi.md) are keyword
+        parameters too, with the C++ defaults.
     reuse_activation_memory : bool, default=True
         Keep one batch's activation memory for the next (an arena owned by this Embedder, used
         as LibTorch's CPU allocator only during its calls; the rest of the process is not
@@ -125,7 +128,7 @@ class Embedder(TransformerMixin, BaseEstimator):
     - a float array (n_images, height, width) of ion images (every pixel measured; NaN not allowed),
     - a uint8 array (n, height, width, 3) of RGB tiles (e.g. H&E).
 
-    Each ion image: hotspot clip, min-max scaling to [0, 1], bilinear resize to the input
+    Each ion image: spike removal, hotspot clip, min-max scaling to [0, 1], bilinear resize to the input
     size, replicated to 3 channels, the backbone's normalisation. Each tile: bilinear resize,
     normalisation.
 

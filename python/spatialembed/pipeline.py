@@ -215,7 +215,8 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     embedder : Embedder, default=None
         The feature extractor of ``method="nn"``; None = :func:`default_embedder`
         (ResNet-50 with the fetched ImageNet weights, ``pooling="spatial_pyramid"``). Its
-        ``hotspot_quantile`` is ignored: images arrive clipped.
+        ``remove_spikes``, ``hotspot_quantile`` and ``hotspot_ignore_zeros`` are ignored: images
+        arrive clipped.
     umap : UMAP, default=None
         The reduction; None = ``UMAP(n_components=3, min_dist=0.0, metric="cosine")``. Its ``random_state`` and
         ``n_jobs`` are replaced by this estimator's.
@@ -227,8 +228,15 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     dbscan_algorithm : {"auto", "grid", "kdtree", "brute"}, default="auto"
     tic_normalize : bool, default=False
         Divide each pixel by its sum over the ion images first.
+    remove_spikes : bool, default=True
+        Clip each measured pixel to the largest of its measured 8-neighbours: removes
+        single-pixel hotspots, which the quantile clip misses in sparse images.
     hotspot_quantile : float, default=0.99
         Clip each ion image at this quantile of its measured pixels (1 = off).
+    hotspot_ignore_zeros : bool, default=True
+        Take that quantile over the non-zero measured pixels (METASPACE's convention); False
+        takes it over all of them (the paper), which clips an ion present in under 1 % of the
+        pixels to 0, so its image is dropped as empty.
     median_filter : int, default=0
         Side of a median filter applied to each image (odd >= 3; 0 = off).
     scale : bool, default=True
@@ -306,13 +314,15 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     @classmethod
     def paper(cls, **params):
         """The faithful configuration of Zhang et al. (2021), C++ ``IonImageClusteringOptions::paper()``:
+        hotspot clip at the 0.99 quantile of all measured pixels without spike removal,
         ``method="nn"``, ResNet-50 with global average pooling (``Embedder(pooling="avg")``),
         ``feature_set="cnn"``, UMAP 3-D (``min_dist=0``) on euclidean distances, DBSCAN with
         ``min_samples=5`` and eps at the k-distance knee. ``params`` override any of these (e.g.
         ``random_state``)."""
         from .nn import Embedder
         paper = _core.IonImageClusteringOptions.paper()
-        settings = dict(method=paper.method, embedder=Embedder(pooling="avg"), feature_set=paper.feature_set,
+        settings = dict(to_dict(paper.preprocess, exclude=("num_threads",)), method=paper.method,
+                        embedder=Embedder(pooling="avg"), feature_set=paper.feature_set,
                         clusterer=paper.clusterer, umap=UMAP(**umap_params(paper.umap)), eps=None,
                         min_samples=paper.dbscan.min_samples)
         settings.update(params)
@@ -357,7 +367,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         if self.method != "nn":
             return None
         embedder = default_embedder() if self.embedder is None else clone(self.embedder)
-        embedder.set_params(hotspot_quantile=1.0)  # the pipeline has clipped the images already
+        embedder.set_params(remove_spikes=False, hotspot_quantile=1.0)  # the pipeline has clipped the images already
         return lambda images, mask: embedder.transform(IonImageStack(images, mask))
 
     def prepare(self, X):
@@ -431,7 +441,8 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         params["umap__n_neighbors"] = raw.n_neighbors
         if self.method == "nn":
             embedder = default_embedder() if self.embedder is None else self.embedder
-            params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k != "hotspot_quantile"})
+            params.update({f"embedder__{k}": v for k, v in embedder.get_params().items()
+                           if k not in ("remove_spikes", "hotspot_quantile", "hotspot_ignore_zeros")})
         condensed = None
         if raw.clusterer == "hdbscan":
             hdbscan = HDBSCAN() if self.hdbscan is None else self.hdbscan

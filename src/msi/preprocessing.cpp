@@ -57,15 +57,43 @@ void tic_normalize_pixels(IonImageStack& stack, int num_threads) {
   }, 1024);
 }
 
-void clip_hotspots(IonImageStack& stack, double quantile, int num_threads) {
+void remove_spikes(IonImageStack& stack, int num_threads) {
+  stack.validate();
+  const std::size_t H = stack.height, W = stack.width;
+  parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
+    float* image = stack.image(k);
+    const std::vector<float> source(image, image + H * W);
+    for (std::size_t y = 0; y < H; ++y) {
+      for (std::size_t x = 0; x < W; ++x) {
+        if (!stack.mask[y * W + x]) continue;
+        bool any = false;
+        float highest = 0;
+        for (std::size_t yy = y > 0 ? y - 1 : 0; yy <= std::min(H - 1, y + 1); ++yy) {
+          for (std::size_t xx = x > 0 ? x - 1 : 0; xx <= std::min(W - 1, x + 1); ++xx) {
+            if ((yy == y && xx == x) || !stack.mask[yy * W + xx]) continue;
+            highest = any ? std::max(highest, source[yy * W + xx]) : source[yy * W + xx];
+            any = true;
+          }
+        }
+        if (any) image[y * W + x] = std::min(source[y * W + x], highest);
+      }
+    }
+  }, 1);
+}
+
+void clip_hotspots(IonImageStack& stack, double quantile, int num_threads, bool ignore_zeros) {
   stack.validate();
   SPATIALEMBED_CHECK(quantile > 0 && quantile <= 1, InvalidArgument, "quantile must be in (0, 1], got {}", quantile);
   const auto pixels = measured_pixels(stack);
   if (pixels.empty() || quantile == 1) return;
   parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
     float* image = stack.image(k);
-    std::vector<double> values(pixels.size());
-    for (std::size_t i = 0; i < pixels.size(); ++i) values[i] = image[pixels[i]];
+    std::vector<double> values;
+    values.reserve(pixels.size());
+    for (std::size_t p : pixels) {
+      if (!ignore_zeros || image[p] != 0) values.push_back(image[p]);
+    }
+    if (values.empty()) return;
     // numpy.quantile, method "linear": position q·(n − 1) between order statistics.
     const double position = quantile * static_cast<double>(values.size() - 1);
     const auto below = static_cast<std::size_t>(std::floor(position));
@@ -125,7 +153,10 @@ void preprocess(IonImageStack& stack, const PreprocessOptions& options) {
   options.validate();
   stack.validate();
   if (options.tic_normalize) tic_normalize_pixels(stack, options.num_threads);
-  if (options.hotspot_quantile < 1) clip_hotspots(stack, options.hotspot_quantile, options.num_threads);
+  if (options.remove_spikes) remove_spikes(stack, options.num_threads);
+  if (options.hotspot_quantile < 1) {
+    clip_hotspots(stack, options.hotspot_quantile, options.num_threads, options.hotspot_ignore_zeros);
+  }
   if (options.median_filter > 0) median_filter(stack, options.median_filter, options.num_threads);
   if (options.scale) scale_to_unit(stack, options.num_threads);
 }

@@ -55,6 +55,8 @@ UmapOptions IonImageClusteringOptions::default_umap() {
 IonImageClusteringOptions IonImageClusteringOptions::paper() {
   IonImageClusteringOptions o;
   o.method = IonClusteringMethod::nn;
+  o.preprocess.remove_spikes = false;
+  o.preprocess.hotspot_ignore_zeros = false;
   o.feature_set = IonFeatureSet::cnn;
   o.umap = default_umap();
   o.umap.metric = Metric::euclidean;

@@ -38,3 +38,31 @@ def read_imzml(path):
             record["mz" if "MS:1000514" in p else "intensities"] = values.astype(np.float64)
         spectra.append(record)
     return spectra
+
+
+def remove_spikes(image, mask):
+    """Each measured pixel clipped to the largest of its measured 8-neighbours (kept when it
+    has none), written out with shifted copies of the padded image."""
+    padded = np.pad(np.where(mask, image, -np.inf).astype(np.float64), 1, constant_values=-np.inf)
+    h, w = image.shape
+    highest = np.max([padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+                      for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], axis=0)
+    out = np.where(np.isfinite(highest), np.minimum(image, highest), image)
+    return np.where(mask, out, 0.0)
+
+
+def preprocess_image(image, mask, quantile=0.99, spikes=True, ignore_zeros=True, scale=True):
+    """One ion image through spike removal, the hotspot clip at numpy's quantile (over the
+    non-zero measured pixels with ``ignore_zeros``) and min-max scaling; float64."""
+    image = np.where(mask, image.astype(np.float64), 0.0)
+    if spikes:
+        image = remove_spikes(image, mask)
+    values = image[mask]
+    if ignore_zeros:
+        values = values[values != 0]
+    if quantile < 1 and values.size:
+        image = np.minimum(image, np.quantile(values, quantile))
+    if scale:
+        lo, hi = image[mask].min(), image[mask].max()
+        image = np.where(mask, (image - lo) / (hi - lo) if hi > lo else 0.0, 0.0)
+    return image

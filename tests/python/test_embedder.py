@@ -13,6 +13,7 @@ from spatialembed import Embedder, IonImageStack
 
 torch = pytest.importorskip("torch")
 import keras_reference as kr  # noqa: E402
+from msi_reference import preprocess_image  # noqa: E402
 
 if not spatialembed.nn.has_nn():
     pytest.skip("built without LibTorch", allow_module_level=True)
@@ -69,16 +70,9 @@ def test_resnet50_real_photos_match_reference(resnet_ref, resnet_dir, labels):
 
 
 def reference_ion_features(net, images, mask, size=224, quantile=0.99):
-    """Ion images -> reference features: mask -> 0, clip at numpy's quantile of measured
-    pixels, min-max scale, numpy bilinear resize, 3 channels, caffe."""
-    planes = []
-    for image in images.astype(np.float64):
-        image = np.where(mask, image, 0.0)
-        values = image[mask]
-        image = np.minimum(image, np.quantile(values, quantile))
-        lo, hi = image[mask].min(), image[mask].max()
-        image = np.where(mask, (image - lo) / (hi - lo) if hi > lo else 0.0, 0.0)
-        planes.append(image)
+    """Ion images -> reference features: mask -> 0, spike removal, clip at numpy's quantile of
+    the non-zero measured pixels, min-max scale, numpy bilinear resize, 3 channels, caffe."""
+    planes = [preprocess_image(image, mask, quantile) for image in images]
     resized = kr.resize_bilinear(np.array(planes)[:, None], size) * 255.0
     with torch.no_grad():
         return net.features(ref_caffe(np.repeat(resized, 3, axis=1))).numpy()

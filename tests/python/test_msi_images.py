@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 import spatialembed
-from msi_reference import read_imzml
+from msi_reference import preprocess_image, read_imzml
 
 
 def brute_force(spectra, centres, tol_ppm, shape, origin):
@@ -89,15 +89,18 @@ def test_preprocess_matches_numpy():
     mask = rng.uniform(size=(20, 30)) < 0.8
     images[:, ~mask] = 0
     stack = spatialembed.IonImageStack(images, mask, np.arange(4) + 100.0)
-    out = stack.preprocess(hotspot_quantile=0.95)
-    for k in range(4):
-        values = images[k][mask].astype(np.float64)
-        clipped = np.minimum(values, np.quantile(values, 0.95))
-        scaled = (clipped - clipped.min()) / (clipped.max() - clipped.min())
-        np.testing.assert_allclose(out.images[k][mask], scaled, rtol=1e-5, atol=1e-6)
-        assert np.all(out.images[k][~mask] == 0)
-    tic = stack.preprocess(tic_normalize=True, hotspot_quantile=1.0, scale=False)
-    np.testing.assert_allclose(tic.images[:, mask].sum(axis=0), 1.0, rtol=1e-5)
+    images[:, 5:9, 5:9] = 0  # a hole inside the measured area: zeros the quantile skips by default
+    stack = spatialembed.IonImageStack(images, mask, np.arange(4) + 100.0)
+    for options in (dict(), dict(remove_spikes=False, hotspot_ignore_zeros=False)):
+        out = stack.preprocess(hotspot_quantile=0.95, **options)
+        for k in range(4):
+            expected = preprocess_image(images[k], mask, 0.95, spikes=options.get("remove_spikes", True),
+                                        ignore_zeros=options.get("hotspot_ignore_zeros", True))
+            np.testing.assert_allclose(out.images[k], expected, rtol=1e-5, atol=1e-6)
+            assert np.all(out.images[k][~mask] == 0)
+    tic = stack.preprocess(tic_normalize=True, remove_spikes=False, hotspot_quantile=1.0, scale=False)
+    covered = images[:, mask].sum(axis=0) > 0  # the hole's pixels sum to 0 and stay 0
+    np.testing.assert_allclose(tic.images[:, mask].sum(axis=0), covered.astype(float), rtol=1e-5)
     with pytest.raises(ValueError, match="median_filter"):
         stack.preprocess(median_filter=2)
     assert stack.pixels().shape == (mask.sum(), 4) and stack.vectors().shape == (4, mask.sum())

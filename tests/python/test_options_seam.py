@@ -11,6 +11,8 @@ import spatialembed as se
 from spatialembed import _core
 from spatialembed._options import fields
 
+from msi_reference import preprocess_image
+
 # For each estimator: its parameters that are C++ fields under another name or with a
 # Python sentinel, as {parameter: (struct path, the Python value that means the C++ default)};
 # every other parameter that names a field must equal the field's default; `skip` are
@@ -173,8 +175,8 @@ def test_a_preprocess_field_reaches_every_estimator_without_python_edits():
     model = se.IonImageClustering("umap_only", scale=False, hotspot_quantile=0.9)
     prepared = model.prepare(stack)
     assert prepared.preprocess["scale"] is False
-    # Reference: clip each image at numpy's 0.9 quantile, no scaling.
-    expected = np.minimum(stack.images, np.quantile(stack.images, 0.9, axis=(1, 2))[:, None, None])
+    # Reference: spike removal, clip each image at numpy's 0.9 quantile, no scaling.
+    expected = np.stack([preprocess_image(image, stack.mask, 0.9, scale=False) for image in stack.images])
     np.testing.assert_allclose(prepared.images, expected[prepared.kept], rtol=1e-6)
     np.testing.assert_allclose(stack.preprocess(scale=False, hotspot_quantile=0.9).images, expected, rtol=1e-6)
     from sklearn.base import clone
@@ -189,7 +191,8 @@ def test_same_preprocessing_is_the_cpp_one():
     a, b = _core.PreprocessOptions(), _core.PreprocessOptions()
     b.num_threads = 3
     assert a.same_preprocessing(b)  # threads do not change the result
-    for name, value in [("tic_normalize", True), ("hotspot_quantile", 0.5), ("median_filter", 3), ("scale", False)]:
+    for name, value in [("tic_normalize", True), ("remove_spikes", False), ("hotspot_quantile", 0.5),
+                        ("hotspot_ignore_zeros", False), ("median_filter", 3), ("scale", False)]:
         c = _core.PreprocessOptions()
         setattr(c, name, value)
         assert not a.same_preprocessing(c), name

@@ -74,7 +74,8 @@ const char* to_string(IonFeatureSet feature_set);
 
 /// Preprocessed ion images (`n × height × width`, values in [0, 1], 0 outside the mask) →
 /// one feature row each: `n × D` float32, row-major. An `Embedder`'s `transform` fits (give the
-/// Embedder `preprocess.hotspot_quantile = 1`: the images arrive already clipped and scaled).
+/// Embedder `preprocess.remove_spikes = false` and `hotspot_quantile = 1`: the images arrive
+/// already clipped and scaled).
 using IonImageFeatureFn = std::function<std::vector<float>(const IonImageStack& images)>;
 
 /// Stage-level progress: (stage name, done, total) — stages "preprocess", "embed", "umap"
@@ -84,8 +85,10 @@ using StageProgressCallback = std::function<bool(const std::string& stage, std::
 /// Options of `IonImageClustering`; `validate()` checks them all.
 struct IonImageClusteringOptions {
   IonClusteringMethod method = IonClusteringMethod::nn;  ///< nn or umap_only
-  /// Per-image preprocessing before either method: hotspot clip at the 0.99 quantile of the
-  /// measured pixels, min–max scaling to [0, 1] (TIC normalisation and a median filter optional).
+  /// Per-image preprocessing before either method: single-pixel spikes removed, hotspot clip at
+  /// the 0.99 quantile of the non-zero measured pixels, min–max scaling to [0, 1] (TIC
+  /// normalisation and a median filter optional). `paper()`: no spike removal, the quantile
+  /// over all measured pixels.
   PreprocessOptions preprocess{};
   /// The features of the nn method (required for it, ignored by umap_only).
   IonImageFeatureFn features;

@@ -53,6 +53,70 @@ TEST_CASE("hotspot clipping at the numpy quantile of measured pixels", "[msi][pr
   }
 }
 
+TEST_CASE("hotspot quantile over the non-zero measured pixels keeps a small structure", "[msi][preprocessing]") {
+  // A 4-pixel spot in a 20 x 20 image: 1 % of the pixels. Over all pixels the 0.99 quantile is
+  // 0 and the spot is erased; over its non-zero pixels (METASPACE) it survives.
+  IonImageStack s;
+  s.height = s.width = 20;
+  s.mz = {500.0};
+  s.mask.assign(400, 1);
+  s.images.assign(400, 0.0f);
+  const std::vector<float> spot = {3.0f, 5.0f, 4.0f, 6.0f};
+  for (std::size_t i = 0; i < 4; ++i) s.images[(10 + i / 2) * 20 + 10 + i % 2] = spot[i];
+  auto all = s, nonzero = s;
+  clip_hotspots(all, 0.99, 1);
+  CHECK(*std::max_element(all.images.begin(), all.images.end()) == Approx(numpy_quantile(std::vector<double>(s.images.begin(), s.images.end()), 0.99)));
+  CHECK(*std::max_element(all.images.begin(), all.images.end()) < 0.3f);
+  clip_hotspots(nonzero, 0.99, 1, true);
+  const auto limit = static_cast<float>(numpy_quantile({3, 5, 4, 6}, 0.99));
+  for (std::size_t p = 0; p < 400; ++p) REQUIRE(nonzero.images[p] == std::min(s.images[p], limit));
+  auto zero = s;
+  std::fill(zero.images.begin(), zero.images.end(), 0.0f);
+  clip_hotspots(zero, 0.99, 1, true);  // no non-zero pixel: left as it is
+  CHECK(std::all_of(zero.images.begin(), zero.images.end(), [](float v) { return v == 0.0f; }));
+}
+
+TEST_CASE("spike removal: each measured pixel at most the largest measured 8-neighbour", "[msi][preprocessing]") {
+  auto s = random_stack(3, 9, 11, 5);
+  const auto original = s;
+  remove_spikes(s, 2);
+  const long H = 9, W = 11;
+  for (std::size_t k = 0; k < 3; ++k) {
+    for (long y = 0; y < H; ++y) {
+      for (long x = 0; x < W; ++x) {
+        const auto p = static_cast<std::size_t>(y * W + x);
+        if (!s.mask[p]) {
+          REQUIRE(s.image(k)[p] == 0.0f);
+          continue;
+        }
+        float highest = -1;
+        for (long yy = y - 1; yy <= y + 1; ++yy) {
+          for (long xx = x - 1; xx <= x + 1; ++xx) {
+            if ((yy == y && xx == x) || yy < 0 || xx < 0 || yy >= H || xx >= W) continue;
+            const auto q = static_cast<std::size_t>(yy * W + xx);
+            if (s.mask[q]) highest = std::max(highest, original.image(k)[q]);
+          }
+        }
+        REQUIRE(s.image(k)[p] == (highest < 0 ? original.image(k)[p] : std::min(original.image(k)[p], highest)));
+      }
+    }
+  }
+  // A one-pixel hotspot on a flat 3 x 3 patch goes; the patch and a 1-pixel-wide line stay.
+  IonImageStack t;
+  t.height = t.width = 8;
+  t.mz = {500.0};
+  t.mask.assign(64, 1);
+  t.images.assign(64, 0.0f);
+  for (std::size_t y = 1; y <= 3; ++y)
+    for (std::size_t x = 1; x <= 3; ++x) t.images[y * 8 + x] = 1.0f;
+  t.images[2 * 8 + 2] = 80.0f;
+  for (std::size_t x = 0; x < 8; ++x) t.images[6 * 8 + x] = 2.0f;
+  auto expected = t.images;
+  expected[2 * 8 + 2] = 1.0f;
+  remove_spikes(t, 1);
+  CHECK(t.images == expected);
+}
+
 TEST_CASE("median filter over measured neighbours, scaling to 0..1, TIC normalisation", "[msi][preprocessing]") {
   auto s = random_stack(3, 9, 11, 2);
   const auto original = s;
@@ -123,7 +187,8 @@ TEST_CASE("PreprocessOptions: every field visited once; same_preprocessing and d
     names.emplace_back(name);
     CHECK(std::string(doc).size() > 10);
   });
-  for (const char* field : {"tic_normalize", "hotspot_quantile", "median_filter", "scale", "num_threads"})
+  for (const char* field : {"tic_normalize", "remove_spikes", "hotspot_quantile", "hotspot_ignore_zeros", "median_filter",
+                            "scale", "num_threads"})
     CHECK(std::count(names.begin(), names.end(), field) == 1);
 
   PreprocessOptions a, b;
@@ -131,5 +196,7 @@ TEST_CASE("PreprocessOptions: every field visited once; same_preprocessing and d
   CHECK(same_preprocessing(a, b));
   b.scale = false;
   CHECK_FALSE(same_preprocessing(a, b));
-  CHECK(a.describe() == "tic_normalize = false, hotspot_quantile = 0.99, median_filter = 0, scale = true");
+  CHECK(a.describe() ==
+        "tic_normalize = false, remove_spikes = true, hotspot_quantile = 0.99, hotspot_ignore_zeros = true, "
+        "median_filter = 0, scale = true");
 }
