@@ -80,11 +80,14 @@ def run(args):
     from .workflow import cluster_ions, read_mz_list
 
     from . import _core
+    from ._options import to_dict
     from .pipeline import DEFAULT_POOLING, IonImageClustering, default_umap
 
+    preprocess = {}  # the preset's preprocessing beyond --hotspot-quantile
     if args.preset == "paper":
         paper = _core.IonImageClusteringOptions.paper()
         preset = dict(pooling="avg", feature_set=paper.feature_set, metric=paper.umap.metric, clusterer=paper.clusterer)
+        preprocess = to_dict(paper.preprocess, exclude=("num_threads", "hotspot_quantile"))
     else:
         defaults = IonImageClustering().get_params()
         preset = dict(pooling=DEFAULT_POOLING, feature_set=defaults["feature_set"], metric=default_umap().metric,
@@ -109,7 +112,7 @@ def run(args):
                         cluster_selection_method=args.cluster_selection_method),
         eps=args.eps, min_samples=args.min_samples, hotspot_quantile=args.hotspot_quantile,
         isotope_tolerance=args.isotope_tolerance, isotope_unit=args.isotope_unit,
-        random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet)
+        random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet, **preprocess)
     run = cluster_ions(args.input, args.out, methods=methods, overwrite=args.overwrite, reference=args.reference,
                        report=not args.no_report, load_options=load_options, clustering_options=clustering_options,
                        log=log)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _core
+from ._options import fields
 from .msi import ImzMLReader, IonImageStack, match_mz, peak_half_width_ppm, pick_peaks
 
 __all__ = ["load_ion_images", "prepare_ion_images", "read_mz_list", "read_reference_grouping", "compare_clusterings", "cluster_ions",
@@ -148,7 +149,7 @@ def load_ion_images(path, *, mz_list=None, top_n=100, snr=3.0, half_window=20, b
     log : callable, optional
         Receives one line per step (the CLI prints them).
     prepare : dict, optional
-        Preprocessing options (``tic_normalize``, ``hotspot_quantile``, ``median_filter``):
+        Preprocessing options (any field of the C++ ``PreprocessOptions`` but ``num_threads``):
         return the images prepared for clustering (:class:`PreparedIonImages`), cut or decoded
         in C++ straight into the prepared buffer — the only copy of the images there is.
     max_image_pixels : int, optional
@@ -404,7 +405,7 @@ def prepare_ion_images(input, clustering_options=None, *, load_options=None, log
     facts : dict
     """
     options = clustering_options or {}
-    prepare = {k: options[k] for k in ("tic_normalize", "hotspot_quantile", "median_filter") if k in options}
+    prepare = {k: options[k] for k in fields(_core.PreprocessOptions) if k != "num_threads" and k in options}
     load_options = dict(load_options or {})
     load_options.setdefault("n_jobs", options.get("n_jobs"))
     return load_ion_images(input, log=log, prepare=prepare, **load_options)

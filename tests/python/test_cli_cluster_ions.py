@@ -54,6 +54,8 @@ def test_both_methods_on_the_kidney_imzml(kidney_run, kidney):
         assert m["params"]["eps"] > 0 and m["params"]["eps_auto"] is True
         assert m["evaluation"]["n_clusters"] == len({int(r[f"label_{method}"]) for r in rows} - {-1})
         assert set(m["timings"]) >= {"preprocess", "umap", "dbscan", "total"}
+        # --preset paper: the paper's preprocessing too (hotspot quantile over all pixels, no spike step)
+        assert m["params"]["remove_spikes"] is False and m["params"]["hotspot_ignore_zeros"] is False
     assert "embed" in params["methods"]["nn"]["timings"]
     assert -1 <= params["comparison"]["ARI nn vs umap_only"] <= 1
     assert "report.html" in result.stderr
