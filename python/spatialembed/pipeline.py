@@ -18,6 +18,9 @@ __all__ = ["IonImageClustering", "IonImageClusteringResult", "PreparedIonImages"
 
 _DEFAULTS = _core.IonImageClusteringOptions()  # the C++ defaults, read once
 _PREPROCESS_DEFAULTS = _core.PreprocessOptions()
+# The Embedder's own clipping, off: the pipeline hands it images it has clipped already
+# (spikes, hotspots; the quantile's pixel set then does not matter).
+_ALREADY_CLIPPED = {"remove_spikes": False, "hotspot_quantile": 1.0, "hotspot_ignore_zeros": True}
 _ION_IMAGES = _core.IonImageOptions()
 
 
@@ -367,7 +370,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         if self.method != "nn":
             return None
         embedder = default_embedder() if self.embedder is None else clone(self.embedder)
-        embedder.set_params(remove_spikes=False, hotspot_quantile=1.0)  # the pipeline has clipped the images already
+        embedder.set_params(**_ALREADY_CLIPPED)
         return lambda images, mask: embedder.transform(IonImageStack(images, mask))
 
     def prepare(self, X):
@@ -441,8 +444,7 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         params["umap__n_neighbors"] = raw.n_neighbors
         if self.method == "nn":
             embedder = default_embedder() if self.embedder is None else self.embedder
-            params.update({f"embedder__{k}": v for k, v in embedder.get_params().items()
-                           if k not in ("remove_spikes", "hotspot_quantile", "hotspot_ignore_zeros")})
+            params.update({f"embedder__{k}": v for k, v in embedder.get_params().items() if k not in _ALREADY_CLIPPED})
         condensed = None
         if raw.clusterer == "hdbscan":
             hdbscan = HDBSCAN() if self.hdbscan is None else self.hdbscan

@@ -43,6 +43,31 @@ std::vector<std::size_t> measured_pixels(const IonImageStack& stack) {
   return pixels;
 }
 
+// Replaces every measured pixel of every image by `filter(value, neighbours)`: its original
+// value and the original values of the other measured pixels within `radius` (Chebyshev) of
+// it, which the filter may reorder.
+template <class Filter>
+void filter_measured_neighbourhoods(IonImageStack& stack, std::size_t radius, int num_threads, Filter filter) {
+  const std::size_t H = stack.height, W = stack.width;
+  parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
+    float* image = stack.image(k);
+    const std::vector<float> source(image, image + H * W);
+    std::vector<float> neighbours;
+    for (std::size_t y = 0; y < H; ++y) {
+      for (std::size_t x = 0; x < W; ++x) {
+        if (!stack.mask[y * W + x]) continue;
+        neighbours.clear();
+        for (std::size_t yy = y >= radius ? y - radius : 0; yy <= std::min(H - 1, y + radius); ++yy) {
+          for (std::size_t xx = x >= radius ? x - radius : 0; xx <= std::min(W - 1, x + radius); ++xx) {
+            if ((yy != y || xx != x) && stack.mask[yy * W + xx]) neighbours.push_back(source[yy * W + xx]);
+          }
+        }
+        image[y * W + x] = filter(source[y * W + x], neighbours);
+      }
+    }
+  }, 1);
+}
+
 }  // namespace
 
 void tic_normalize_pixels(IonImageStack& stack, int num_threads) {
@@ -59,26 +84,9 @@ void tic_normalize_pixels(IonImageStack& stack, int num_threads) {
 
 void remove_spikes(IonImageStack& stack, int num_threads) {
   stack.validate();
-  const std::size_t H = stack.height, W = stack.width;
-  parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
-    float* image = stack.image(k);
-    const std::vector<float> source(image, image + H * W);
-    for (std::size_t y = 0; y < H; ++y) {
-      for (std::size_t x = 0; x < W; ++x) {
-        if (!stack.mask[y * W + x]) continue;
-        bool any = false;
-        float highest = 0;
-        for (std::size_t yy = y > 0 ? y - 1 : 0; yy <= std::min(H - 1, y + 1); ++yy) {
-          for (std::size_t xx = x > 0 ? x - 1 : 0; xx <= std::min(W - 1, x + 1); ++xx) {
-            if ((yy == y && xx == x) || !stack.mask[yy * W + xx]) continue;
-            highest = any ? std::max(highest, source[yy * W + xx]) : source[yy * W + xx];
-            any = true;
-          }
-        }
-        if (any) image[y * W + x] = std::min(source[y * W + x], highest);
-      }
-    }
-  }, 1);
+  filter_measured_neighbourhoods(stack, 1, num_threads, [](float value, const std::vector<float>& neighbours) {
+    return neighbours.empty() ? value : std::min(value, *std::max_element(neighbours.begin(), neighbours.end()));
+  });
 }
 
 void clip_hotspots(IonImageStack& stack, double quantile, int num_threads, bool ignore_zeros) {
@@ -110,30 +118,14 @@ void clip_hotspots(IonImageStack& stack, double quantile, int num_threads, bool 
 void median_filter(IonImageStack& stack, std::size_t size, int num_threads) {
   stack.validate();
   SPATIALEMBED_CHECK(size >= 3 && size % 2 == 1, InvalidArgument, "median filter size must be odd and >= 3, got {}", size);
-  const std::size_t H = stack.height, W = stack.width, r = size / 2;
-  parallel_for(stack.n_images(), num_threads, [&](std::size_t k) {
-    float* image = stack.image(k);
-    const std::vector<float> source(image, image + H * W);
-    std::vector<float> window;
-    for (std::size_t y = 0; y < H; ++y) {
-      for (std::size_t x = 0; x < W; ++x) {
-        if (!stack.mask[y * W + x]) continue;
-        window.clear();
-        for (std::size_t yy = y >= r ? y - r : 0; yy <= std::min(H - 1, y + r); ++yy) {
-          for (std::size_t xx = x >= r ? x - r : 0; xx <= std::min(W - 1, x + r); ++xx) {
-            if (stack.mask[yy * W + xx]) window.push_back(source[yy * W + xx]);
-          }
-        }
-        const std::size_t mid = window.size() / 2;
-        std::nth_element(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(mid), window.end());
-        double median = window[mid];
-        if (window.size() % 2 == 0) {
-          median = 0.5 * (median + static_cast<double>(*std::max_element(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(mid))));
-        }
-        image[y * W + x] = static_cast<float>(median);
-      }
-    }
-  }, 1);
+  filter_measured_neighbourhoods(stack, size / 2, num_threads, [](float value, std::vector<float>& window) {
+    window.push_back(value);
+    const auto mid = window.begin() + static_cast<std::ptrdiff_t>(window.size() / 2);
+    std::nth_element(window.begin(), mid, window.end());
+    double median = *mid;
+    if (window.size() % 2 == 0) median = 0.5 * (median + static_cast<double>(*std::max_element(window.begin(), mid)));
+    return static_cast<float>(median);
+  });
 }
 
 void scale_to_unit(IonImageStack& stack, int num_threads) {
