@@ -35,6 +35,20 @@ py::tuple csr_to_python(CsrMatrix&& m) {
 }
 
 
+CsrMatrix csr_from_python(const CArray<std::int64_t>& indptr, const CArray<std::int32_t>& indices,
+                          const CArray<float>& data, std::size_t n) {
+  SPATIALEMBED_CHECK(indptr.ndim() == 1 && static_cast<std::size_t>(indptr.size()) == n + 1 &&
+                         indices.size() == data.size() && indptr.data()[n] == data.size(),
+                     InvalidArgument, "a CSR graph needs indptr of n + 1 = {} offsets ending at the number of values",
+                     n + 1);
+  CsrMatrix m;
+  m.rows = m.cols = n;
+  m.indptr.assign(indptr.data(), indptr.data() + indptr.size());
+  m.indices.assign(indices.data(), indices.data() + indices.size());
+  m.data.assign(data.data(), data.data() + data.size());
+  return m;
+}
+
 py::array_t<float> rows(const std::vector<float>& values, std::size_t n, std::size_t d) {
   py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(d)});
   std::copy(values.begin(), values.end(), out.mutable_data());
@@ -217,6 +231,20 @@ void bind_manifold(py::module_& m) {
       },
       py::arg("knn_indices"), py::arg("knn_dists"), py::arg("set_op_mix_ratio") = 1.0,
       py::arg("local_connectivity") = 1.0, "The symmetric fuzzy graph as (indptr, indices, data, shape).");
+
+  m.def(
+      "fuzzy_set_intersection",
+      [](const CArray<std::int64_t>& left_indptr, const CArray<std::int32_t>& left_indices,
+         const CArray<float>& left_data, const CArray<std::int64_t>& right_indptr,
+         const CArray<std::int32_t>& right_indices, const CArray<float>& right_data, std::size_t n,
+         double mix_weight, double k) {
+        return csr_to_python(fuzzy_set_intersection(csr_from_python(left_indptr, left_indices, left_data, n),
+                                                    csr_from_python(right_indptr, right_indices, right_data, n),
+                                                    mix_weight, k));
+      },
+      py::arg("left_indptr"), py::arg("left_indices"), py::arg("left_data"), py::arg("right_indptr"),
+      py::arg("right_indices"), py::arg("right_data"), py::arg("n"), py::arg("mix_weight") = 0.5, py::arg("k") = 15.0,
+      "umap-learn's intersection of two fuzzy graphs (UMAP.__mul__) as (indptr, indices, data, shape).");
 
   m.def(
       "find_ab_params",

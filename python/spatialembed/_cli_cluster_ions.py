@@ -39,11 +39,11 @@ def add_parser(subparsers):
     nn.add_argument("--pooling", choices=["avg", "spatial_pyramid", "multi_layer"], default=None,
                     help="feature maps -> vector: global average (the paper), 1x1+2x2+4x4 spatial pyramid, or "
                          "several stages' averages (default: the preset's)")
-    nn.add_argument("--feature-set", choices=["cnn", "cnn+pixels"], default=None,
-                    help="what UMAP sees: CNN features, or CNN features and pixels, each L2-normalised "
-                         "(default: the preset's)")
+    nn.add_argument("--feature-set", choices=["cnn", "cnn+pixels", "cnn*pixels"], default=None,
+                    help="what UMAP sees: CNN features; CNN features and pixels, each L2-normalised, concatenated; "
+                         "or the intersection of the two views' UMAP graphs (default: the preset's)")
     nn.add_argument("--pixel-weight", type=float, default=1.0,
-                    help="weight of the pixel part of --feature-set cnn+pixels (default: 1)")
+                    help="weight of the pixels against the CNN features in cnn+pixels and cnn*pixels (default: 1)")
     cl = p.add_argument_group("UMAP and the clusterer (DBSCAN or HDBSCAN)")
     cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
     cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")

@@ -209,12 +209,18 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         The HDBSCAN settings of ``clusterer="hdbscan"``; None = ``HDBSCAN()`` (scikit-learn's
         defaults, min_cluster_size=5). Its ``metric`` (euclidean in the UMAP space) and
         ``n_jobs`` are replaced by this estimator's.
-    feature_set : {"cnn+pixels", "cnn"}, default="cnn+pixels"
+    feature_set : {"cnn+pixels", "cnn*pixels", "cnn"}, default="cnn+pixels"
         What UMAP sees in ``method="nn"``: per image the CNN features and the preprocessed
-        measured pixels, each L2-normalised, concatenated (``[f / |f|, pixel_weight * x / |x|]``),
-        or the CNN features alone (the paper).
+        measured pixels, each L2-normalised, concatenated (``[f / |f|, pixel_weight * x / |x|]``);
+        or two views, one graph (``"cnn*pixels"``): UMAP's fuzzy kNN graph of the CNN features
+        intersected with the one of the pixels (the ``umap_only`` input), as umap-learn's
+        ``model_a * model_b`` composes two models, so images are neighbours only where both
+        views agree; or the CNN features alone (the paper).
     pixel_weight : float, default=1.0
-        Weight of the pixel part for ``feature_set="cnn+pixels"`` (>= 0).
+        Weight of the pixels against the CNN features (>= 0): of the pixel part for
+        ``"cnn+pixels"``; for ``"cnn*pixels"`` the exponent ratio of the intersection
+        (umap-learn's mix weight ``pixel_weight / (1 + pixel_weight)``; memberships
+        ``mu_cnn * mu_pixels`` at 1).
     embedder : Embedder, default=None
         The feature extractor of ``method="nn"``; None = :func:`default_embedder`
         (ResNet-50 with the fetched ImageNet weights, ``pooling="spatial_pyramid"``). Its

@@ -2,6 +2,7 @@
 
 #include <Eigen/SparseCore>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -50,6 +51,26 @@ float local_rho(const std::vector<float>& nonzero, double local_connectivity) {
   if (interpolation > kSmoothKTolerance) rho += interpolation * (nonzero[index] - nonzero[index - 1]);
   return static_cast<float>(rho);
 }
+
+// umap-learn's `reprocess_row`: the power p of the (max-normalised) row whose sum is `target`.
+void reprocess_row(float* values, std::size_t count, double target) {
+  double lo = 0.0, hi = std::numeric_limits<double>::infinity(), mid = 1.0;
+  for (int iteration = 0; iteration < 32; ++iteration) {
+    double psum = 0.0;
+    for (std::size_t j = 0; j < count; ++j) psum += std::pow(static_cast<double>(values[j]), mid);
+    if (std::fabs(psum - target) < kSmoothKTolerance) break;
+    if (psum < target) {
+      hi = mid;
+      mid = (lo + hi) / 2.0;
+    } else {
+      lo = mid;
+      mid = std::isinf(hi) ? mid * 2.0 : (lo + hi) / 2.0;
+    }
+  }
+  for (std::size_t j = 0; j < count; ++j) values[j] = static_cast<float>(std::pow(static_cast<double>(values[j]), mid));
+}
+
+float smallest(const CsrMatrix& m) { return *std::min_element(m.data.begin(), m.data.end()); }
 
 }  // namespace
 
@@ -139,6 +160,47 @@ CsrMatrix fuzzy_simplicial_set(const KnnGraph& knn, double set_op_mix_ratio, dou
   const auto mix = static_cast<float>(set_op_mix_ratio);
   const SparseRows result = mix * (a + at - product) + (1.0f - mix) * product;
   return from_eigen(result);
+}
+
+CsrMatrix fuzzy_set_intersection(const CsrMatrix& left, const CsrMatrix& right, double mix_weight, double k) {
+  SPATIALEMBED_CHECK(left.rows == left.cols && right.rows == right.cols && left.rows == right.rows, InvalidArgument,
+                     "fuzzy_set_intersection needs two square graphs of the same points, got {} x {} and {} x {}",
+                     left.rows, left.cols, right.rows, right.cols);
+  SPATIALEMBED_CHECK(left.nnz() > 0 && right.nnz() > 0, InvalidArgument,
+                     "fuzzy_set_intersection: a graph has no edges ({} and {} edges)", left.nnz(), right.nnz());
+  SPATIALEMBED_CHECK(mix_weight >= 0 && mix_weight <= 1, InvalidArgument, "mix_weight must be in [0, 1], got {}",
+                     mix_weight);
+  SPATIALEMBED_CHECK(k >= 2, InvalidArgument, "k must be >= 2, got {}", k);
+  const double left_min = std::max(smallest(left) / 2.0, 1e-8);
+  const double right_min = std::min(std::max(smallest(right) / 2.0, 1e-8), 1e-4);
+  const SparseRows a = to_eigen(left), b = to_eigen(right);
+  SparseRows s = a + b;  // the union of the two patterns; values replaced below
+  s.makeCompressed();
+  for (Eigen::Index i = 0; i < s.outerSize(); ++i) {
+    SparseRows::InnerIterator ia(a, i), ib(b, i);
+    for (SparseRows::InnerIterator it(s, i); it; ++it) {
+      while (ia && ia.index() < it.index()) ++ia;
+      while (ib && ib.index() < it.index()) ++ib;
+      const double l = ia && ia.index() == it.index() ? ia.value() : left_min;
+      const double r = ib && ib.index() == it.index() ? ib.value() : right_min;
+      if (!(l > left_min || r > right_min)) continue;  // umap-learn keeps the sum there
+      it.valueRef() = static_cast<float>(mix_weight < 0.5 ? l * std::pow(r, mix_weight / (1.0 - mix_weight))
+                                                          : std::pow(l, (1.0 - mix_weight) / mix_weight) * r);
+    }
+  }
+  // Restore local connectivity: each row's strongest edge 1, then the row's sum log2(k).
+  const double target = std::log2(k);
+  for (Eigen::Index i = 0; i < s.outerSize(); ++i) {
+    const auto begin = s.outerIndexPtr()[i], end = s.outerIndexPtr()[i + 1];
+    float* values = s.valuePtr() + begin;
+    const auto count = static_cast<std::size_t>(end - begin);
+    if (count == 0) continue;
+    const float largest = *std::max_element(values, values + count);
+    if (largest > 0.0f) std::for_each(values, values + count, [largest](float& v) { v /= largest; });
+    reprocess_row(values, count, target);
+  }
+  const SparseRows st = s.transpose();
+  return from_eigen(s + st - SparseRows(s.cwiseProduct(st)));
 }
 
 }  // namespace spatialembed

@@ -216,23 +216,35 @@ UmapEmbedding umap_fit(ConstMatrixF X, const UmapOptions& options) {
   return umap_fit(umap_neighbors(X, options), options, X);
 }
 
-UmapEmbedding umap_fit(const KnnGraph& knn_in, const UmapOptions& options, ConstMatrixF data) {
+CsrMatrix umap_graph(const KnnGraph& knn_in, const UmapOptions& options) {
   options.validate();
   const std::size_t n = knn_in.n;
   SPATIALEMBED_CHECK(n >= 2, InvalidArgument, "UMAP needs at least 2 samples, got {}", n);
   SPATIALEMBED_CHECK(knn_in.k >= options.n_neighbors, InvalidArgument,
                      "the kNN graph has {} neighbours per point, fewer than n_neighbors = {}", knn_in.k,
                      options.n_neighbors);
-  SPATIALEMBED_CHECK(data.empty() || data.rows == n, InvalidArgument, "data has {} rows but the kNN graph {}",
-                     data.rows, n);
   knn_in.validate(n);
   KnnGraph knn = knn_in.k == options.n_neighbors ? knn_in : first_columns(knn_in, options.n_neighbors);
   disconnect(knn, options.metric);
+  return fuzzy_simplicial_set(knn, options.set_op_mix_ratio, options.local_connectivity);
+}
+
+UmapEmbedding umap_fit(const KnnGraph& knn, const UmapOptions& options, ConstMatrixF data) {
+  return umap_fit(umap_graph(knn, options), options, data);
+}
+
+UmapEmbedding umap_fit(CsrMatrix graph, const UmapOptions& options, ConstMatrixF data) {
+  options.validate();
+  const std::size_t n = graph.rows;
+  SPATIALEMBED_CHECK(n >= 2 && graph.cols == n && graph.indptr.size() == n + 1, InvalidArgument,
+                     "UMAP needs a square fuzzy graph of at least 2 points, got {} x {}", graph.rows, graph.cols);
+  SPATIALEMBED_CHECK(data.empty() || data.rows == n, InvalidArgument, "data has {} rows but the graph {}", data.rows,
+                     n);
 
   UmapEmbedding result;
   result.n = n;
   result.n_components = options.n_components;
-  result.graph = fuzzy_simplicial_set(knn, options.set_op_mix_ratio, options.local_connectivity);
+  result.graph = std::move(graph);
   result.ab = options.ab();
   result.n_epochs = options.fit_epochs(n);
 

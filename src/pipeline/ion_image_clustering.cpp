@@ -12,6 +12,7 @@
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/memory.hpp"
 #include "spatialembed/common/parallel.hpp"
+#include "spatialembed/manifold/fuzzy_simplicial_set.hpp"
 #include "spatialembed/metrics/silhouette.hpp"
 #include "spatialembed/msi/isotope_coclustering.hpp"
 #include "spatialembed/neighbors/k_distance.hpp"
@@ -39,10 +40,18 @@ const char* to_string(IonClusterer clusterer) { return clusterer == IonClusterer
 IonFeatureSet parse_ion_feature_set(const std::string& name) {
   if (name == "cnn") return IonFeatureSet::cnn;
   if (name == "cnn+pixels") return IonFeatureSet::cnn_pixels;
-  throw InvalidArgument(fmt::format("feature_set must be 'cnn' or 'cnn+pixels', got '{}'", name));
+  if (name == "cnn*pixels") return IonFeatureSet::cnn_times_pixels;
+  throw InvalidArgument(fmt::format("feature_set must be 'cnn', 'cnn+pixels' or 'cnn*pixels', got '{}'", name));
 }
 
-const char* to_string(IonFeatureSet feature_set) { return feature_set == IonFeatureSet::cnn ? "cnn" : "cnn+pixels"; }
+const char* to_string(IonFeatureSet feature_set) {
+  switch (feature_set) {
+    case IonFeatureSet::cnn: return "cnn";
+    case IonFeatureSet::cnn_pixels: return "cnn+pixels";
+    case IonFeatureSet::cnn_times_pixels: return "cnn*pixels";
+  }
+  return "?";
+}
 
 UmapOptions IonImageClusteringOptions::default_umap() {
   UmapOptions umap;
@@ -195,6 +204,16 @@ std::vector<float> fuse_with_pixels(const std::vector<float>& features, std::siz
   }, 4);
   dim = D + M;
   return rows;
+}
+
+// The umap_only input: the preprocessed ion images as rows. Unmeasured pixels are 0 in every
+// image, so they change no euclidean, cosine or manhattan distance and the stack's memory
+// serves as the matrix without a copy; correlation centres each row, so it gets the measured
+// pixels only (in `storage`).
+ConstMatrixF pixel_matrix(const IonImageStack& stack, Metric metric, std::vector<float>& storage) {
+  if (metric != Metric::correlation) return ConstMatrixF(stack.images.data(), stack.n_images(), stack.n_pixels());
+  storage = measured_pixel_rows(stack);
+  return ConstMatrixF(storage.data(), stack.n_images(), stack.n_measured());
 }
 
 ProgressCallback stage_progress(const StageProgressCallback& progress, const char* stage) {
@@ -407,11 +426,9 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
   result.mask = stack.mask;
   result.timings["preprocess"] = prepared.seconds;
 
-  // The rows UMAP sees: CNN features (nn) or the ion images themselves (umap_only). Unmeasured
-  // pixels are 0 in every image, so they change no euclidean, cosine or manhattan distance and
-  // the stack's memory serves as the matrix without a copy.
+  // The rows UMAP sees: CNN features (nn) or the ion images themselves (umap_only).
   auto t = Clock::now();
-  std::vector<float> rows;
+  std::vector<float> rows, pixel_storage;
   ConstMatrixF X;
   if (o.method == IonClusteringMethod::nn) {
     report_stage(o.progress, "embed", 0, n);
@@ -421,11 +438,8 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
     X = ConstMatrixF(rows.data(), n, dim);
     result.timings["embed"] = seconds_since(t);
     report_stage(o.progress, "embed", n, n);
-  } else if (o.umap.metric == Metric::correlation) {
-    rows = measured_pixel_rows(stack);
-    X = ConstMatrixF(rows.data(), n, stack.n_measured());
   } else {
-    X = ConstMatrixF(stack.images.data(), n, stack.n_pixels());
+    X = pixel_matrix(stack, o.umap.metric, pixel_storage);
   }
 
   t = Clock::now();
@@ -433,10 +447,22 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
   umap_options.seed = o.seed;
   umap_options.num_threads = o.num_threads;
   umap_options.progress = stage_progress(o.progress, "umap");
-  if (o.method == IonClusteringMethod::umap_only && umap_options.knn_method == KnnMethod::automatic &&
-      n <= kUmapOnlyExactKnnMax)
-    umap_options.knn_method = KnnMethod::exact;
-  const UmapEmbedding umap = umap_fit(X, umap_options);
+  UmapOptions pixel_options = umap_options;
+  if (pixel_options.knn_method == KnnMethod::automatic && n <= kUmapOnlyExactKnnMax)
+    pixel_options.knn_method = KnnMethod::exact;
+  UmapEmbedding umap;
+  if (o.method == IonClusteringMethod::umap_only) {
+    umap = umap_fit(X, pixel_options);
+  } else if (o.feature_set == IonFeatureSet::cnn_times_pixels) {
+    const ConstMatrixF P = pixel_matrix(stack, o.umap.metric, pixel_storage);
+    const double mix_weight = o.pixel_weight / (1.0 + o.pixel_weight);
+    CsrMatrix graph = fuzzy_set_intersection(umap_graph(umap_neighbors(X, umap_options), umap_options),
+                                             umap_graph(umap_neighbors(P, pixel_options), pixel_options), mix_weight,
+                                             static_cast<double>(umap_options.n_neighbors));
+    umap = umap_fit(std::move(graph), umap_options, X);
+  } else {
+    umap = umap_fit(X, umap_options);
+  }
   result.n_components = umap.n_components;
   result.n_neighbors = umap_options.n_neighbors;
   result.timings["umap"] = seconds_since(t);

@@ -99,7 +99,7 @@ def section(tmp_path_factory):
 
 @pytest.mark.parametrize("pooling,feature_set,clusterer", [
     ("avg", "cnn", "dbscan"), ("spatial_pyramid", "cnn", "hdbscan"), ("multi_layer", "cnn+pixels", "dbscan"),
-    ("spatial_pyramid", "cnn+pixels", "hdbscan")])
+    ("spatial_pyramid", "cnn+pixels", "hdbscan"), ("spatial_pyramid", "cnn*pixels", "hdbscan")])
 def test_pipeline_with_each_variant(section, resnet_dir, pooling, feature_set, clusterer):
     stack, pattern = section
     embedder = Embedder(weights=resnet_dir, pooling=pooling, input_size=64, n_jobs=2)

@@ -49,6 +49,28 @@ def test_fuzzy_graph_equals_umap_learn(small_knn, mix):
     np.testing.assert_allclose(ours, ours.T, atol=1e-7)
 
 
+@pytest.mark.parametrize("mix_weight", [0.5, 0.25, 0.8])
+def test_fuzzy_set_intersection_equals_umap_learn(mix_weight):
+    # Two views of one set of points, as umap-learn's model_a * model_b intersects their graphs.
+    rng = np.random.default_rng(3)
+    A = mixture(150, 5, seed=3)
+    B = (A[:, :2] + rng.normal(size=(150, 2)) * 2).astype(np.float32)
+    graphs = []
+    for X in (A, B):
+        g, _, _ = umap_.fuzzy_simplicial_set(X, 15, np.random.RandomState(0), "euclidean")
+        g = g.tocsr().astype(np.float32)
+        g.sort_indices()
+        graphs.append(g)
+    ref = umap_.reset_local_connectivity(umap_.general_simplicial_set_intersection(*graphs, mix_weight), True)
+    left, right = graphs
+    indptr, cols, data, shape = _core.fuzzy_set_intersection(
+        left.indptr.astype(np.int64), left.indices, left.data, right.indptr.astype(np.int64), right.indices,
+        right.data, 150, mix_weight, 15.0)
+    ours = scipy.sparse.csr_matrix((data, cols, indptr), shape=shape).toarray()
+    np.testing.assert_allclose(ours, ref.toarray(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(ours, left.toarray(), atol=1e-3)
+
+
 @pytest.mark.parametrize("spread, min_dist", [(1.0, 0.1), (1.0, 0.0), (1.0, 0.5), (2.0, 0.3), (0.5, 0.05), (1.0, 1.0)])
 def test_find_ab_params_equals_umap_learn(spread, min_dist):
     np.testing.assert_allclose(_core.find_ab_params(spread, min_dist), umap_.find_ab_params(spread, min_dist), rtol=1e-4)

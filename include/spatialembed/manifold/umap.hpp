@@ -97,6 +97,16 @@ UmapEmbedding umap_fit(ConstMatrixF X, const UmapOptions& options);
 /// empty.
 UmapEmbedding umap_fit(const KnnGraph& knn, const UmapOptions& options, ConstMatrixF data = {});
 
+/// The fuzzy simplicial set UMAP lays out for a kNN graph (first n_neighbors columns; cosine
+/// and correlation neighbours at distance 2 dropped, as umap-learn does): n × n, symmetric.
+/// Throws InvalidArgument for invalid options, fewer than 2 points or too few neighbours.
+CsrMatrix umap_graph(const KnnGraph& knn, const UmapOptions& options);
+
+/// UMAP's layout of a given fuzzy graph (n × n, symmetric, values in (0, 1]: `umap_graph`'s, or
+/// several composed, e.g. `fuzzy_set_intersection`): initialisation and SGD as for a kNN graph;
+/// the options' neighbour and metric fields are not used. `data` as above.
+UmapEmbedding umap_fit(CsrMatrix graph, const UmapOptions& options, ConstMatrixF data = {});
+
 /// Embeds new points `Y` (m × d) against a fitted model, as umap-learn's `transform`: their
 /// n_neighbors nearest training points, memberships with local_connectivity − 1, start at the
 /// membership-weighted mean of those points' coordinates (or at a training point they

@@ -66,8 +66,14 @@ enum class IonFeatureSet {
   /// the preprocessed measured pixels x (the umap_only input), each part L2-normalised:
   /// D + n_measured columns. Texture from the CNN, where and how much from the pixels.
   cnn_pixels,
+  /// "cnn*pixels": two views, one graph. UMAP's fuzzy kNN graph of the CNN features and the
+  /// one of the preprocessed measured pixels (the umap_only input, same UMAP options) are
+  /// intersected (`fuzzy_set_intersection`, umap-learn's `UMAP.__mul__`; mix_weight
+  /// pixel_weight / (1 + pixel_weight): memberships μ_cnn·μ_pixels at pixel_weight 1) and that
+  /// graph is laid out: two ion images are neighbours only where both views agree.
+  cnn_times_pixels,
 };
-/// Parses "cnn" or "cnn+pixels"; throws InvalidArgument otherwise.
+/// Parses "cnn", "cnn+pixels" or "cnn*pixels"; throws InvalidArgument otherwise.
 IonFeatureSet parse_ion_feature_set(const std::string& name);
 /// The name `parse_ion_feature_set` accepts.
 const char* to_string(IonFeatureSet feature_set);
@@ -95,8 +101,9 @@ struct IonImageClusteringOptions {
   /// The nn method's UMAP input: cnn+pixels (default, chosen by bench/ion_features/study.py,
   /// docs/results.md) or cnn (the paper, `paper()`); ignored by umap_only.
   IonFeatureSet feature_set = IonFeatureSet::cnn_pixels;
-  /// Weight of the L2-normalised pixel part against the L2-normalised CNN part (1) for
-  /// feature_set cnn+pixels; finite, ≥ 0 (0 = CNN features only, normalised).
+  /// Weight of the pixels against the CNN features (1): of the L2-normalised pixel part against
+  /// the L2-normalised CNN part for cnn+pixels, the exponent ratio of the graph intersection for
+  /// cnn*pixels; finite, ≥ 0 (0 = CNN features only).
   double pixel_weight = 1.0;
   /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
   /// set. Its seed and num_threads are replaced by the ones below.

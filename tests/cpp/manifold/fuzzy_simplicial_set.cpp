@@ -50,3 +50,51 @@ TEST_CASE("fuzzy graph is symmetric with memberships between 0 and 1", "[manifol
     }
   }
 }
+
+TEST_CASE("fuzzy_set_intersection keeps the edges both graphs hold", "[manifold][fuzzy]") {
+  // Two views of the same 200 points: the left sees the first two coordinates, the right the
+  // last two, so a pair near in both is near in all four.
+  const std::size_t n = 200, k = 10;
+  const auto x = test::blobs(n, 4, 23);
+  std::vector<float> left_x, right_x;
+  for (std::size_t i = 0; i < n; ++i) {
+    left_x.insert(left_x.end(), x.begin() + i * 4, x.begin() + i * 4 + 2);
+    right_x.insert(right_x.end(), x.begin() + i * 4 + 2, x.begin() + i * 4 + 4);
+  }
+  const auto left = fuzzy_simplicial_set(exact_knn(ConstMatrixF(left_x.data(), n, 2), k, Metric::euclidean, 1));
+  const auto right = fuzzy_simplicial_set(exact_knn(ConstMatrixF(right_x.data(), n, 2), k, Metric::euclidean, 1));
+  const auto dense = [n](const CsrMatrix& m) {
+    std::vector<float> out(n * n, 0.0f);
+    for (std::size_t i = 0; i < n; ++i)
+      for (auto e = m.indptr[i]; e < m.indptr[i + 1]; ++e) out[i * n + m.indices[e]] = m.data[e];
+    return out;
+  };
+  const auto l = dense(left), r = dense(right), both = dense(fuzzy_set_intersection(left, right, 0.5, double(k)));
+  double in_both = 0, in_one = 0;
+  std::size_t n_both = 0, n_one = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    float row_max = 0.0f;
+    for (std::size_t j = 0; j < n; ++j) {
+      const float v = both[i * n + j];
+      REQUIRE(v == Approx(both[j * n + i]));  // symmetric
+      REQUIRE((v >= 0.0f && v <= 1.0f));
+      REQUIRE((v > 0.0f) == (l[i * n + j] > 0.0f || r[i * n + j] > 0.0f));  // the union of the patterns
+      row_max = std::max(row_max, v);
+      if (l[i * n + j] > 0.5f && r[i * n + j] > 0.5f) in_both += v, ++n_both;
+      if (l[i * n + j] > 0.5f && r[i * n + j] == 0.0f) in_one += v, ++n_one;
+    }
+    CHECK(row_max == Approx(1.0f));  // local connectivity restored: each point's strongest edge is certain
+  }
+  REQUIRE((n_both > 0 && n_one > 0));
+  CHECK(in_both / n_both > 10 * (in_one / n_one));
+}
+
+TEST_CASE("fuzzy_set_intersection rejects mismatched graphs clearly", "[manifold][fuzzy]") {
+  const CsrMatrix a{2, 2, {0, 1, 2}, {1, 0}, {1.0f, 1.0f}};
+  const CsrMatrix b{3, 3, {0, 1, 2, 2}, {1, 0}, {1.0f, 1.0f}};
+  const CsrMatrix empty{2, 2, {0, 0, 0}, {}, {}};
+  CHECK_THROWS_WITH(fuzzy_set_intersection(a, b), Catch::Contains("2 x 2 and 3 x 3"));
+  CHECK_THROWS_WITH(fuzzy_set_intersection(a, empty), Catch::Contains("no edges"));
+  CHECK_THROWS_WITH(fuzzy_set_intersection(a, a, 1.5), Catch::Contains("mix_weight") && Catch::Contains("1.5"));
+  CHECK_THROWS_WITH(fuzzy_set_intersection(a, a, 0.5, 1.0), Catch::Contains("k must be >= 2"));
+}

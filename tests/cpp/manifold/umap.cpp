@@ -94,6 +94,12 @@ TEST_CASE("UMAP bytes round-trip (pickling) and a model fitted from a kNN graph"
   CHECK(graph_only.n_features() == 0);
   CHECK_THROWS_WITH(graph_only.transform(queries), Catch::Contains("needs the training data"));
   CHECK(UMAP::from_bytes(graph_only.to_bytes()).result().embedding == graph_only.result().embedding);
+
+  // From the fuzzy graph of that kNN graph, the same again: umap_fit(knn) is umap_graph + layout.
+  const CsrMatrix graph = umap_graph(knn, quick(50));
+  CHECK(graph.data == model.result().graph.data);
+  CHECK(umap_fit(graph, quick(50), X).embedding == model.result().embedding);
+  CHECK_THROWS_WITH(umap_fit(CsrMatrix{2, 3, {0, 0, 0}, {}, {}}, quick(50)), Catch::Contains("2 x 3"));
 }
 
 TEST_CASE("UMAP enums parse what to_string gives", "[manifold][umap]") {

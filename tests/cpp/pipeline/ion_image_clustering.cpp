@@ -10,6 +10,7 @@
 
 #include "spatialembed/common/error.hpp"
 #include "spatialembed/common/random.hpp"
+#include "spatialembed/manifold/fuzzy_simplicial_set.hpp"
 #include "spatialembed/neighbors/k_distance.hpp"
 
 using namespace spatialembed;
@@ -394,4 +395,71 @@ TEST_CASE("IonImageClustering feature_set cnn+pixels fuses the L2-normalised par
   bad.features = block_means;
   bad.pixel_weight = -1;
   CHECK_THROWS_WITH(IonImageClustering(bad), Catch::Contains("pixel_weight") && Catch::Contains("-1"));
+}
+
+TEST_CASE("IonImageClustering feature_set cnn*pixels: neighbours where both views agree", "[pipeline][feature_set]") {
+  // Four groups of 15 images. The pixels tell groups {0, 1} (left half) from {2, 3} (top
+  // stripe); the stand-in CNN features tell {0, 2} from {1, 3}. Either view alone sees two
+  // groups; their intersection sees four. n_neighbors 30 spans the two groups a view cannot
+  // tell apart, so each view's graph links them all and only same-group edges are in both.
+  constexpr std::size_t kGroup = 15, kGroups = 4, n = kGroup * kGroups, D = 8;
+  IonImageStack stack;
+  stack.height = stack.width = kSide;
+  stack.mask.assign(kSide * kSide, 1);
+  Rng rng(5);
+  for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t y = 0; y < kSide; ++y)
+      for (std::size_t x = 0; x < kSide; ++x) {
+        const bool on = k / kGroup < 2 ? x < kSide / 2 : y < 6;
+        stack.images.push_back(static_cast<float>((on ? 1.0 : 0.1) + 0.3 * rng.uniform()));
+      }
+    stack.mz.push_back(400.0 + 10.0 * static_cast<double>(k));
+  }
+  const auto cnn = [&](const IonImageStack& images) {
+    Rng noise(6);
+    std::vector<float> rows(images.n_images() * D);
+    for (std::size_t k = 0; k < images.n_images(); ++k) {
+      for (std::size_t j = 0; j < D; ++j) rows[k * D + j] = static_cast<float>(0.3 * noise.uniform());
+      rows[k * D + (k / kGroup) % 2] += 1.0f;
+    }
+    return rows;
+  };
+  IonImageClusteringOptions options;
+  options.features = cnn;
+  options.feature_set = IonFeatureSet::cnn_times_pixels;
+  options.umap.n_neighbors = 30;
+  options.umap.n_epochs = 200;
+  const IonImageClustering pipeline(options);
+  const auto prepared = pipeline.prepare(stack);
+  const auto result = pipeline.fit_prepared(prepared);
+  const auto labels_of = [&](const std::vector<std::int32_t>& labels) {
+    std::set<std::int32_t> groups[kGroups];
+    for (std::size_t k = 0; k < n; ++k) groups[k / kGroup].insert(labels[k]);
+    return std::vector<std::set<std::int32_t>>(groups, groups + kGroups);
+  };
+  const auto groups = labels_of(result.labels);
+  for (std::size_t g = 0; g < kGroups; ++g) {
+    REQUIRE(groups[g].size() == 1);  // one label per group, no noise
+    CHECK(*groups[g].begin() >= 0);
+    for (std::size_t h = 0; h < g; ++h) CHECK(*groups[g].begin() != *groups[h].begin());
+  }
+  CHECK(result.n_features == D);  // the features kept are the CNN view's
+  auto cnn_only = options;
+  cnn_only.feature_set = IonFeatureSet::cnn;
+  const auto merged = labels_of(IonImageClustering(cnn_only).fit_prepared(prepared).labels);
+  CHECK(merged[0] == merged[2]);  // the CNN view alone cannot tell them apart
+
+  // The layout is UMAP's of the intersected graphs, built from the public components.
+  UmapOptions u = options.umap;
+  u.seed = options.seed;
+  const auto features = cnn(prepared.stack);
+  const ConstMatrixF F(features.data(), n, D), P(prepared.stack.images.data(), n, kSide * kSide);
+  auto exact = u;
+  exact.knn_method = KnnMethod::exact;
+  const auto graph = fuzzy_set_intersection(umap_graph(umap_neighbors(F, u), u), umap_graph(umap_neighbors(P, exact), exact),
+                                            0.5, 30.0);
+  const auto embedding = umap_fit(graph, u, F).embedding;
+  for (std::size_t i = 0; i < n * 3; ++i) REQUIRE(result.embedding[i] == embedding[i]);
+  CHECK(parse_ion_feature_set("cnn*pixels") == IonFeatureSet::cnn_times_pixels);
+  CHECK(std::string(to_string(IonFeatureSet::cnn_times_pixels)) == "cnn*pixels");
 }
