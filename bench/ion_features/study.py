@@ -3,7 +3,8 @@
 Every combination of
 
 - method ``nn`` with ``pooling`` avg | spatial_pyramid | multi_layer (ResNet-50, ImageNet) ×
-  ``feature_set`` cnn | cnn+pixels, and method ``umap_only`` (the paper's baseline),
+  ``feature_set`` cnn | cnn+pixels | cnn*pixels (the fused ones at each ``--pixel-weights``),
+  and method ``umap_only`` (the paper's baseline),
 - UMAP ``metric`` euclidean | cosine,
 - ``clusterer`` dbscan (eps at the k-distance knee, min_samples 5) | hdbscan
   (min_cluster_size 5) | hdbscan3 (min_cluster_size 3, for patterns of 2–6 ions),
@@ -44,27 +45,31 @@ from spatialembed.workflow import read_reference_grouping
 
 ROOT = Path(__file__).resolve().parents[2]
 POOLINGS = ("avg", "spatial_pyramid", "multi_layer")
+FEATURE_SETS = ("cnn", "cnn+pixels", "cnn*pixels")
 CLUSTERERS = {"dbscan": dict(clusterer="dbscan"),
               "hdbscan": dict(clusterer="hdbscan"),
               "hdbscan3": dict(clusterer="hdbscan", hdbscan=se.HDBSCAN(min_cluster_size=3))}
 
 
-def combinations(metrics, clusterers):
+def combinations(metrics, clusterers, pixel_weights):
     out = []
     for clusterer in clusterers:
         for metric in metrics:
             out.append(dict(method="umap_only", pooling="-", feature_set="-", metric=metric, clusterer=clusterer))
             for pooling in POOLINGS:
-                for feature_set in ("cnn", "cnn+pixels"):
-                    out.append(dict(method="nn", pooling=pooling, feature_set=feature_set, metric=metric,
-                                    clusterer=clusterer))
+                for feature_set in FEATURE_SETS:
+                    for weight in pixel_weights if feature_set != "cnn" else [1.0]:
+                        out.append(dict(method="nn", pooling=pooling, feature_set=feature_set, pixel_weight=weight,
+                                        metric=metric, clusterer=clusterer))
     return out
 
 
 def name(combo):
     if combo["method"] == "umap_only":
         return f"umap_only/{combo['metric']}/{combo['clusterer']}"
-    return f"nn:{combo['pooling']}:{combo['feature_set']}/{combo['metric']}/{combo['clusterer']}"
+    weight = combo.get("pixel_weight", 1.0)
+    features = combo["feature_set"] + ("" if weight == 1.0 else f"@{weight:g}")
+    return f"nn:{combo['pooling']}:{features}/{combo['metric']}/{combo['clusterer']}"
 
 
 def cached_features(key, prepared, folder, jobs):
@@ -88,6 +93,7 @@ def run_combo(prepared, features, combo, seed, jobs, iso):
     kwargs = dict(CLUSTERERS[combo["clusterer"]])
     model = se.IonImageClustering(combo["method"], umap=se.UMAP(n_components=3, min_dist=0.0, metric=combo["metric"]),
                                   feature_set=combo["feature_set"] if combo["method"] == "nn" else "cnn",
+                                  **({"pixel_weight": combo["pixel_weight"]} if "pixel_weight" in combo else {}),
                                   random_state=seed, n_jobs=jobs, **iso, **kwargs)
     if combo["method"] == "nn":
         X = features[combo["pooling"]]
@@ -206,19 +212,19 @@ def markdown(table):
     return "\n".join(lines)
 
 
-def target_check(table, combination, noise_levels):
+def target_check(table, combination, noise_levels, baseline="umap_only/euclidean/dbscan"):
     """The issue's target for `combination`: ARI vs truth above UMAP-only's at every noise
     level, ARI vs GRINE above UMAP-only's (mean of the two sets), isotope co-clustering at
-    least UMAP-only's; against the UMAP-only row with the same metric and clusterer and
+    least UMAP-only's; against the paper's baseline (UMAP-only, euclidean, DBSCAN) and
     against the best UMAP-only row of each column."""
     rows = {row["combination"]: row for row in table}
     mine = rows[combination]
-    same = rows["umap_only/" + combination.split("/", 1)[1]]
+    same = rows[baseline]
     baselines = [row for row in table if row["combination"].startswith("umap_only")]
     grine = lambda row: mean([row["ARI GRINE glioblastoma"], row["ARI GRINE barley"]])
     iso = lambda row: mean([row["isotope sim"], row["isotope glioblastoma"], row["isotope bladder"]])
     lines = [f"target check for {combination}:"]
-    for label, base in (("same metric/clusterer UMAP-only", lambda f: f(same)),
+    for label, base in ((baseline, lambda f: f(same)),
                         ("best UMAP-only", lambda f: max(f(row) for row in baselines))):
         for noise in noise_levels:
             key = f"ARI truth {noise}"
@@ -241,6 +247,8 @@ def main():
     parser.add_argument("--molecules", type=int, default=60)
     parser.add_argument("--metrics", nargs="+", default=["euclidean", "cosine"])
     parser.add_argument("--clusterers", nargs="+", default=list(CLUSTERERS))
+    parser.add_argument("--pixel-weights", type=float, nargs="+", default=[1.0],
+                        help="pixel_weight values of the fused feature sets (default: 1)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-simulated", action="store_true")
@@ -258,7 +266,7 @@ def main():
         return 0
     reuse_freed_memory()
     args.out.mkdir(parents=True, exist_ok=True)
-    combos = combinations(args.metrics, args.clusterers)
+    combos = combinations(args.metrics, args.clusterers, args.pixel_weights)
     records = []
     start = time.perf_counter()
     if not args.skip_simulated:

@@ -172,10 +172,24 @@ def load_truth(path):
     ``shoulder``, ``abundance``, ``png_max`` when present) as NumPy arrays, ``kind`` as a list,
     ``patterns`` (list of dicts), ``molecules``, ``options`` and ``output`` as stored.
     Pattern maps are not stored; :func:`simulate_tissue` with the same options recomputes them.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is not a truth file (e.g. the ``.imzML``, ``.ibd`` or the PNG folder itself:
+        the message names the truth file next to it).
     """
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if data.get("format") != "spatialembed.simulated_tissue":
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() in (".imzml", ".ibd"):
+        truth = _truth_path(path if path.is_dir() else path.with_suffix(""), "png")
+        raise ValueError(f"{path}: the simulated section, not its truth file; load_truth reads {truth}, "
+                         "which simulate_tissue writes next to it")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a simulated-tissue truth file (not JSON: {e})") from None
+    if not isinstance(data, dict) or data.get("format") != "spatialembed.simulated_tissue":
         raise ValueError(f"{path}: not a spatialembed simulated-tissue truth file")
     ions = data["ions"]
     truth = {"mz": np.asarray(ions["mz"], np.float64), "kind": list(ions["kind"]),

@@ -86,6 +86,17 @@ def test_png_mode_reads_back_and_matches_the_seed(tmp_path):
     np.testing.assert_allclose(scaled, again.images, atol=float(truth["png_max"].max()) / 65535)
 
 
+def test_load_truth_names_the_truth_file_when_given_the_data(tmp_path):
+    spatialembed.simulate_tissue(tmp_path / "a.imzML", width=16, height=16, n_molecules=4)
+    spatialembed.simulate_tissue(tmp_path / "pngs", width=16, height=16, n_molecules=4, mode="png")
+    for given, truth in [("a.imzML", "a_truth.json"), ("a.ibd", "a_truth.json"), ("pngs", "pngs_truth.json")]:
+        with pytest.raises(ValueError, match=f"{given}: the simulated section.*{truth}"):
+            spatialembed.load_truth(tmp_path / given)
+    (tmp_path / "bad.json").write_bytes(b"\x89PNG")
+    with pytest.raises(ValueError, match="bad.json: not a simulated-tissue truth file"):
+        spatialembed.load_truth(tmp_path / "bad.json")
+
+
 def test_load_truth_matches_the_returned_truth(tmp_path):
     truth = spatialembed.simulate_tissue(tmp_path / "p", mode="png", n_molecules=8, random_state=2)
     loaded = spatialembed.load_truth(truth["truth_path"])
