@@ -1,4 +1,5 @@
 """``spatialembed cluster-ions``: group the ion images of an imzML file or PNG folder."""
+import argparse
 import sys
 
 
@@ -60,6 +61,12 @@ def add_parser(subparsers):
     cl.add_argument("--cluster-selection-method", choices=["eom", "leaf"], default="eom",
                     help="HDBSCAN cluster selection (default: eom)")
     cl.add_argument("--hotspot-quantile", type=float, default=0.99, help="clip each image at this quantile (default: 0.99)")
+    cl.add_argument("--remove-spikes", action=argparse.BooleanOptionalAction, default=None,
+                    help="clip single-pixel spikes to their highest measured neighbour before the quantile clip "
+                         "(default: the preset's; paper: off)")
+    cl.add_argument("--hotspot-ignore-zeros", action=argparse.BooleanOptionalAction, default=None,
+                    help="take the hotspot quantile over the non-zero measured pixels, not all of them "
+                         "(default: the preset's; paper: off)")
     cl.add_argument("--isotope-tolerance", type=float, default=None,
                     help="isotope pairing tolerance for the evaluation (default: 10 ppm for imzML, 0.02 Da for PNGs)")
     cl.add_argument("--isotope-unit", choices=["ppm", "da"], default="ppm", help="(default: ppm)")
@@ -95,6 +102,9 @@ def run(args):
     for name, value in preset.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    for name in ("remove_spikes", "hotspot_ignore_zeros"):
+        if getattr(args, name) is not None:
+            preprocess[name] = getattr(args, name)
 
     log = (lambda line: None) if args.quiet else (lambda line: print(f"cluster-ions: {line}", file=sys.stderr))
     methods = ["nn", "umap_only"] if args.method == "both" else [args.method]

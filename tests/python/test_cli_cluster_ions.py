@@ -143,3 +143,15 @@ def test_helpers(tmp_path):
                                                                  {"nodes": [{"name": "600.2"}]}]}))
     labels, name = read_reference_grouping(tmp_path / "grine.json", [500.1001, 600.2, 650.0])
     assert name == "GRINE" and labels.tolist() == [0, 1, -1]
+
+
+def test_preprocessing_flags_override_the_preset(data_dir, tmp_path):
+    folder = data_dir / "msi" / "glioblastoma_png"
+    for preset, flags, expected in [("paper", ["--remove-spikes"], (True, False)),
+                                    ("default", ["--no-hotspot-ignore-zeros"], (True, False)),
+                                    ("default", [], (True, True))]:
+        out = tmp_path / f"{preset}{len(flags)}"
+        assert main(["cluster-ions", str(folder), "--out", str(out), "--method", "umap_only", "--no-report", "--quiet",
+                     "--preset", preset, *flags]) == 0
+        params = json.load(open(out / "params.json"))["methods"]["umap_only"]["params"]
+        assert (params["remove_spikes"], params["hotspot_ignore_zeros"]) == expected

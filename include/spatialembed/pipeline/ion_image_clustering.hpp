@@ -247,6 +247,7 @@ class IonImageClustering {
   /// search costs ~n²·d flops in cache-friendly GEMM, while NN-descent's ~n·k²·iterations
   /// scattered distance evaluations each read two full images from memory, so exact wins far
   /// beyond UMAP's own 4,096 switch. The nn method keeps UMAP's rule (2048-d features).
+  /// (feature_set cnn*pixels: its pixel view follows umap_only, its CNN view UMAP's rule.)
   static constexpr std::size_t kUmapOnlyExactKnnMax = 20000;
 
  private:
