@@ -43,8 +43,9 @@ def add_parser(subparsers):
     nn.add_argument("--feature-set", choices=["cnn", "cnn+pixels", "cnn*pixels"], default=None,
                     help="what UMAP sees: CNN features; CNN features and pixels, each L2-normalised, concatenated; "
                          "or the intersection of the two views' UMAP graphs (default: the preset's)")
-    nn.add_argument("--pixel-weight", type=float, default=1.0,
-                    help="weight of the pixels against the CNN features in cnn+pixels and cnn*pixels (default: 1)")
+    nn.add_argument("--pixel-weight", type=float, default=None,
+                    help="weight of the pixels against the CNN features in cnn+pixels and cnn*pixels "
+                         "(default: the library's)")
     cl = p.add_argument_group("UMAP and the clusterer (DBSCAN or HDBSCAN)")
     cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
     cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")
@@ -115,7 +116,7 @@ def run(args):
     clustering_options = dict(
         embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
                           input_size=args.input_size, pooling=args.pooling),
-        feature_set=args.feature_set, pixel_weight=args.pixel_weight,
+        feature_set=args.feature_set, **({} if args.pixel_weight is None else {"pixel_weight": args.pixel_weight}),
         umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
         clusterer=args.clusterer,
         hdbscan=HDBSCAN(min_cluster_size=args.min_cluster_size, min_samples=args.hdbscan_min_samples,

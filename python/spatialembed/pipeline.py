@@ -25,8 +25,9 @@ _ION_IMAGES = _core.IonImageOptions()
 
 
 #: The pooling of the default :class:`Embedder` of ``method="nn"`` (chosen by
-#: bench/ion_features/study.py, docs/results.md); :meth:`IonImageClustering.paper` uses "avg".
-DEFAULT_POOLING = "spatial_pyramid"
+#: bench/ion_features/study.py, docs/results.md: with ``feature_set="cnn*pixels"`` the pixel
+#: view carries where a structure sits, and the paper's global average does best).
+DEFAULT_POOLING = "avg"
 
 
 def default_umap():
@@ -190,11 +191,12 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
     Either pipeline can end in :class:`HDBSCAN` (the default: no eps to choose, the condensed
     tree kept in ``result_.condensed_tree``) or :class:`DBSCAN` (the paper).
 
-    The defaults — HDBSCAN, a spatial-pyramid-pooled ResNet-50 (:func:`default_embedder`) and
-    the CNN features fused with the pixels (``feature_set="cnn+pixels"``) — are the best
-    combination overall of bench/ion_features/study.py (simulated tissue with ground truth,
-    GRINE groupings, isotopes; docs/results.md). :meth:`paper` gives the published
-    configuration (global average pooling, CNN features only, DBSCAN).
+    The defaults — HDBSCAN, ResNet-50 with global average pooling (:func:`default_embedder`),
+    and the UMAP graphs of the CNN features and of the pixels intersected
+    (``feature_set="cnn*pixels"``, ``pixel_weight=0.5``) — were chosen by
+    bench/ion_features/study.py (simulated tissue with ground truth, GRINE groupings, isotopes;
+    docs/results.md). :meth:`paper` gives the published configuration (CNN features only,
+    DBSCAN).
 
     Ion images that are all zero after preprocessing (empty or constant) are not clustered
     and get label −1.
@@ -209,21 +211,21 @@ class IonImageClustering(ClusterMixin, BaseEstimator):
         The HDBSCAN settings of ``clusterer="hdbscan"``; None = ``HDBSCAN()`` (scikit-learn's
         defaults, min_cluster_size=5). Its ``metric`` (euclidean in the UMAP space) and
         ``n_jobs`` are replaced by this estimator's.
-    feature_set : {"cnn+pixels", "cnn*pixels", "cnn"}, default="cnn+pixels"
+    feature_set : {"cnn*pixels", "cnn+pixels", "cnn"}, default="cnn*pixels"
         What UMAP sees in ``method="nn"``: per image the CNN features and the preprocessed
         measured pixels, each L2-normalised, concatenated (``[f / |f|, pixel_weight * x / |x|]``);
         or two views, one graph (``"cnn*pixels"``): UMAP's fuzzy kNN graph of the CNN features
         intersected with the one of the pixels (the ``umap_only`` input), as umap-learn's
         ``model_a * model_b`` composes two models, so images are neighbours only where both
         views agree; or the CNN features alone (the paper).
-    pixel_weight : float, default=1.0
+    pixel_weight : float, default=0.5
         Weight of the pixels against the CNN features (>= 0): of the pixel part for
         ``"cnn+pixels"``; for ``"cnn*pixels"`` the exponent ratio of the intersection
         (umap-learn's mix weight ``pixel_weight / (1 + pixel_weight)``; memberships
-        ``mu_cnn * mu_pixels`` at 1).
+        ``mu_cnn * mu_pixels ** 0.5`` at 0.5, ``mu_cnn * mu_pixels`` at 1).
     embedder : Embedder, default=None
         The feature extractor of ``method="nn"``; None = :func:`default_embedder`
-        (ResNet-50 with the fetched ImageNet weights, ``pooling="spatial_pyramid"``). Its
+        (ResNet-50 with the fetched ImageNet weights, ``pooling="avg"``). Its
         ``remove_spikes``, ``hotspot_quantile`` and ``hotspot_ignore_zeros`` are ignored: images
         arrive clipped.
     umap : UMAP, default=None

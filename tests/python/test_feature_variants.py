@@ -111,17 +111,18 @@ def test_pipeline_with_each_variant(section, resnet_dir, pooling, feature_set, c
     assert model.features_.shape == (len(stack), cnn_dim + (n_measured if feature_set == "cnn+pixels" else 0))
     assert r.params["feature_set"] == feature_set and r.params["embedder__pooling"] == pooling
     kept = ~r.empty
-    if feature_set == "cnn+pixels":  # each part has unit norm (pixel_weight 1)
+    if feature_set == "cnn+pixels":  # the CNN part has unit norm, the pixel part pixel_weight
         np.testing.assert_allclose(np.linalg.norm(model.features_[kept][:, :cnn_dim], axis=1), 1, rtol=1e-5)
-        np.testing.assert_allclose(np.linalg.norm(model.features_[kept][:, cnn_dim:], axis=1), 1, rtol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(model.features_[kept][:, cnn_dim:], axis=1), model.pixel_weight,
+                                   rtol=1e-5)
     # 96 ion images of 14 patterns; a random grouping scores about 0.
     assert se.adjusted_rand_score(pattern, r.labels) > 0.3
 
 
 def test_defaults_and_the_paper_preset(data_dir, tmp_path):
     model = se.IonImageClustering()
-    assert (model.clusterer, model.feature_set) == ("hdbscan", "cnn+pixels")
-    assert se.pipeline.default_embedder().pooling == "spatial_pyramid"
+    assert (model.clusterer, model.feature_set, model.pixel_weight) == ("hdbscan", "cnn*pixels", 0.5)
+    assert se.pipeline.default_embedder().pooling == "avg"
     assert se.pipeline.default_umap().metric == "cosine"
     paper = se.IonImageClustering.paper(random_state=4)
     assert (paper.method, paper.clusterer, paper.feature_set, paper.embedder.pooling, paper.umap.metric,

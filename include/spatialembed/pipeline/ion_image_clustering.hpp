@@ -10,8 +10,9 @@
 ///   pixels) → UMAP to 3-D → DBSCAN.
 ///
 /// Either pipeline can end in HDBSCAN (the default) or DBSCAN (the paper) (`clusterer`). The
-/// defaults (HDBSCAN; nn: CNN features fused with the pixels, `feature_set`; and, for the
-/// features function, an `Embedder` with pooling spatial_pyramid) were chosen by
+/// defaults (HDBSCAN; nn: the UMAP graphs of the CNN features and of the pixels intersected,
+/// `feature_set` cnn*pixels with `pixel_weight` 0.5; the features function an `Embedder` with
+/// its default global average pooling) were chosen by
 /// bench/ion_features/study.py (docs/results.md); `IonImageClusteringOptions::paper()` is the
 /// published configuration.
 ///
@@ -98,13 +99,15 @@ struct IonImageClusteringOptions {
   PreprocessOptions preprocess{};
   /// The features of the nn method (required for it, ignored by umap_only).
   IonImageFeatureFn features;
-  /// The nn method's UMAP input: cnn+pixels (default, chosen by bench/ion_features/study.py,
-  /// docs/results.md) or cnn (the paper, `paper()`); ignored by umap_only.
-  IonFeatureSet feature_set = IonFeatureSet::cnn_pixels;
+  /// The nn method's UMAP input: cnn*pixels (default, chosen by bench/ion_features/study.py,
+  /// docs/results.md), cnn+pixels, or cnn (the paper, `paper()`); ignored by umap_only.
+  IonFeatureSet feature_set = IonFeatureSet::cnn_times_pixels;
   /// Weight of the pixels against the CNN features (1): of the L2-normalised pixel part against
   /// the L2-normalised CNN part for cnn+pixels, the exponent ratio of the graph intersection for
-  /// cnn*pixels; finite, ≥ 0 (0 = CNN features only).
-  double pixel_weight = 1.0;
+  /// cnn*pixels (0.5: memberships μ_cnn·√μ_pixels); finite, ≥ 0 (0 = CNN features only). The
+  /// default 0.5 was chosen with cnn*pixels (bench/ion_features/study.py: above 1 at every
+  /// noise level).
+  double pixel_weight = 0.5;
   /// UMAP of the features (nn) or ion-image vectors (umap_only); `default_umap()` unless
   /// set. Its seed and num_threads are replaced by the ones below.
   UmapOptions umap = default_umap();

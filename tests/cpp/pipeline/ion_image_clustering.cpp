@@ -384,7 +384,8 @@ TEST_CASE("IonImageClustering feature_set cnn+pixels fuses the L2-normalised par
   CHECK(paper.umap.metric == Metric::euclidean);
   const IonImageClusteringOptions defaults;
   CHECK(defaults.clusterer == IonClusterer::hdbscan);
-  CHECK(defaults.feature_set == IonFeatureSet::cnn_pixels);
+  CHECK(defaults.feature_set == IonFeatureSet::cnn_times_pixels);
+  CHECK(defaults.pixel_weight == 0.5);
   CHECK(defaults.umap.metric == Metric::cosine);
   CHECK(paper.umap.n_components == 3);
   CHECK((paper.eps_auto && paper.dbscan.min_samples == 5));
@@ -456,8 +457,9 @@ TEST_CASE("IonImageClustering feature_set cnn*pixels: neighbours where both view
   const ConstMatrixF F(features.data(), n, D), P(prepared.stack.images.data(), n, kSide * kSide);
   auto exact = u;
   exact.knn_method = KnnMethod::exact;
+  const double mix_weight = options.pixel_weight / (1.0 + options.pixel_weight);  // 1/3 at the default 0.5
   const auto graph = fuzzy_set_intersection(umap_graph(umap_neighbors(F, u), u), umap_graph(umap_neighbors(P, exact), exact),
-                                            0.5, 30.0);
+                                            mix_weight, 30.0);
   const auto embedding = umap_fit(graph, u, F).embedding;
   for (std::size_t i = 0; i < n * 3; ++i) REQUIRE(result.embedding[i] == embedding[i]);
   CHECK(parse_ion_feature_set("cnn*pixels") == IonFeatureSet::cnn_times_pixels);
