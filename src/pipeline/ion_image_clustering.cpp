@@ -53,6 +53,39 @@ const char* to_string(IonFeatureSet feature_set) {
   return "?";
 }
 
+PixelKnnMemo::PixelKnnMemo(PixelKnnMemo&& other) noexcept {
+  const std::lock_guard<std::mutex> lock(other.mutex_);
+  graphs_ = std::move(other.graphs_);
+}
+
+PixelKnnMemo& PixelKnnMemo::operator=(const PixelKnnMemo& other) {
+  if (this != &other) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    graphs_.clear();
+  }
+  return *this;
+}
+
+PixelKnnMemo& PixelKnnMemo::operator=(PixelKnnMemo&& other) noexcept {
+  if (this != &other) {
+    const std::scoped_lock lock(mutex_, other.mutex_);
+    graphs_ = std::move(other.graphs_);
+  }
+  return *this;
+}
+
+KnnGraph PixelKnnMemo::get(const std::string& key, const std::function<KnnGraph()>& compute) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto found = graphs_.find(key);
+  if (found != graphs_.end()) return found->second;
+  return graphs_[key] = compute();
+}
+
+std::size_t PixelKnnMemo::size() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return graphs_.size();
+}
+
 UmapOptions IonImageClusteringOptions::default_umap() {
   UmapOptions umap;
   umap.n_components = 3;
@@ -214,6 +247,15 @@ ConstMatrixF pixel_matrix(const IonImageStack& stack, Metric metric, std::vector
   if (metric != Metric::correlation) return ConstMatrixF(stack.images.data(), stack.n_images(), stack.n_pixels());
   storage = measured_pixel_rows(stack);
   return ConstMatrixF(storage.data(), stack.n_images(), stack.n_measured());
+}
+
+// The kNN graph UMAP would search over the pixel rows P, from the prepared stack's memo when an
+// earlier fit searched the same way (NN-descent depends on the seed, the exact search not).
+KnnGraph pixel_neighbors(const PreparedIonImages& prepared, ConstMatrixF P, const UmapOptions& options) {
+  const bool exact = options.knn_method == KnnMethod::exact;
+  const std::string key = fmt::format("{} {} k={} seed={}", to_string(options.metric), to_string(options.knn_method),
+                                      options.n_neighbors, exact ? 0 : options.seed);
+  return prepared.pixel_knn.get(key, [&] { return umap_neighbors(P, options); });
 }
 
 ProgressCallback stage_progress(const StageProgressCallback& progress, const char* stage) {
@@ -452,13 +494,13 @@ IonImageClusteringResult IonImageClustering::fit_prepared(const PreparedIonImage
     pixel_options.knn_method = KnnMethod::exact;
   UmapEmbedding umap;
   if (o.method == IonClusteringMethod::umap_only) {
-    umap = umap_fit(X, pixel_options);
+    umap = umap_fit(pixel_neighbors(prepared, X, pixel_options), pixel_options, X);
   } else if (o.feature_set == IonFeatureSet::cnn_times_pixels) {
     const ConstMatrixF P = pixel_matrix(stack, o.umap.metric, pixel_storage);
     const double mix_weight = o.pixel_weight / (1.0 + o.pixel_weight);
     CsrMatrix graph = fuzzy_set_intersection(umap_graph(umap_neighbors(X, umap_options), umap_options),
-                                             umap_graph(umap_neighbors(P, pixel_options), pixel_options), mix_weight,
-                                             static_cast<double>(umap_options.n_neighbors));
+                                             umap_graph(pixel_neighbors(prepared, P, pixel_options), pixel_options),
+                                             mix_weight, static_cast<double>(umap_options.n_neighbors));
     umap = umap_fit(std::move(graph), umap_options, X);
   } else {
     umap = umap_fit(X, umap_options);

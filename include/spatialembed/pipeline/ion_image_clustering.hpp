@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,29 @@ struct IonImageClusteringResult {
   std::size_t n_clusters() const { return members.size(); }
 };
 
+/// kNN graphs of a prepared stack's pixel rows, kept by the first `fit_prepared` that needs one
+/// (method umap_only, or nn with feature_set cnn*pixels) for the next with the same search
+/// (metric, knn_method, n_neighbors, seed): at scale that search, an exact kNN over every pixel of every
+/// image, is the costliest step after the CNN, and `cluster-ions --method both` needs it for
+/// both methods. Thread-safe; a copy starts empty (its images may then be changed).
+class PixelKnnMemo {
+ public:
+  PixelKnnMemo() = default;
+  PixelKnnMemo(const PixelKnnMemo&) {}
+  PixelKnnMemo(PixelKnnMemo&& other) noexcept;
+  PixelKnnMemo& operator=(const PixelKnnMemo& other);
+  PixelKnnMemo& operator=(PixelKnnMemo&& other) noexcept;
+
+  /// The graph stored under `key`, else `compute()`'s, stored for later calls.
+  KnnGraph get(const std::string& key, const std::function<KnnGraph()>& compute) const;
+  /// Graphs held.
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, KnnGraph> graphs_;
+};
+
 /// Ion images made ready for `IonImageClustering::fit_prepared`: preprocessed (in place of
 /// the input's memory) with the images that came out all zero left out. One prepared stack
 /// serves any number of runs (both methods, other UMAP or DBSCAN settings) without another
@@ -207,6 +231,9 @@ struct PreparedIonImages {
   std::vector<double> mean_intensity;
   PreprocessOptions preprocess{};      ///< the preprocessing applied (num_threads aside)
   double seconds = 0;                  ///< wall time of the preparation (check, preprocess, compaction)
+  /// Pixel kNN graphs of earlier fits; valid while `stack` is unchanged, as `fit_prepared`
+  /// leaves it (change the images of a prepared stack and the graphs are stale).
+  PixelKnnMemo pixel_knn;
 
   std::size_t n_images() const { return mz.size(); }
   std::size_t n_kept() const { return kept.size(); }
@@ -240,7 +267,8 @@ class IonImageClustering {
   /// The second half of `fit`, on images `prepare` made (by this or another pipeline with the
   /// same preprocessing options): features (nn) or the images' own memory as the n_kept ×
   /// (height·width) matrix (umap_only, euclidean/cosine/manhattan; correlation copies the
-  /// measured pixels) → UMAP → DBSCAN → summaries. `timings["preprocess"]` is the prepared
+  /// measured pixels) → UMAP → DBSCAN → summaries. The pixels' kNN graph is kept in
+  /// `prepared.pixel_knn` for later fits with the same search. `timings["preprocess"]` is the prepared
   /// stack's `seconds`. Throws InvalidArgument when the prepared stack was preprocessed with
   /// other options, or holds fewer non-empty images than n_neighbors needs; else as `fit`.
   IonImageClusteringResult fit_prepared(const PreparedIonImages& prepared) const;

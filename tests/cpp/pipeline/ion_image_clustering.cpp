@@ -465,3 +465,32 @@ TEST_CASE("IonImageClustering feature_set cnn*pixels: neighbours where both view
   CHECK(parse_ion_feature_set("cnn*pixels") == IonFeatureSet::cnn_times_pixels);
   CHECK(std::string(to_string(IonFeatureSet::cnn_times_pixels)) == "cnn*pixels");
 }
+
+TEST_CASE("PreparedIonImages keeps the pixel kNN graph for later fits", "[pipeline][feature_set]") {
+  auto nn = small_options(IonClusteringMethod::nn);
+  nn.features = block_means;
+  nn.feature_set = IonFeatureSet::cnn_times_pixels;
+  auto umap_only = nn;
+  umap_only.method = IonClusteringMethod::umap_only;
+  const auto prepared = IonImageClustering(nn).prepare(three_pattern_stack(4));
+  CHECK(prepared.pixel_knn.size() == 0);
+  const auto first = IonImageClustering(umap_only).fit_prepared(prepared);
+  CHECK(prepared.pixel_knn.size() == 1);
+  const auto both = IonImageClustering(nn).fit_prepared(prepared);  // the same search: reused
+  CHECK(prepared.pixel_knn.size() == 1);
+  auto other_k = umap_only;
+  other_k.umap.n_neighbors = 8;
+  IonImageClustering(other_k).fit_prepared(prepared);
+  CHECK(prepared.pixel_knn.size() == 2);
+
+  // A copy starts empty, and the kept graphs change no result (NaN rows: the empty image).
+  const auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](float x, float y) { return x == y || (std::isnan(x) && std::isnan(y)); });
+  };
+  const PreparedIonImages fresh = prepared;
+  CHECK(fresh.pixel_knn.size() == 0);
+  CHECK(same(IonImageClustering(nn).fit_prepared(fresh).embedding, both.embedding));
+  CHECK(same(IonImageClustering(umap_only).fit_prepared(fresh).embedding, first.embedding));
+  CHECK(fresh.pixel_knn.size() == 1);
+}
