@@ -24,7 +24,7 @@ hand-tuned n_neighbors/min_samples). The CNN features of each dataset are comput
 pooling and cached under ``--out/features`` (the avg features are the spatial pyramid's 1×1
 level: adaptive average pooling to 1×1 is the global mean, so they cost no extra pass).
 
-    python bench/ion_features/study.py --out results/ion_features     # ~15 min on 2 cores
+    python bench/ion_features/study.py --out results/ion_features     # ~15 min on 2 idle cores
 
 Writes ``runs.json`` (one record per run), ``table.md`` (per combination: mean ARI vs truth
 per noise level, ARI vs GRINE per dataset, isotope co-clustering, nodule-only and shoulder
@@ -93,7 +93,7 @@ def run_combo(prepared, features, combo, seed, jobs, iso):
     kwargs = dict(CLUSTERERS[combo["clusterer"]])
     model = se.IonImageClustering(combo["method"], umap=se.UMAP(n_components=3, min_dist=0.0, metric=combo["metric"]),
                                   feature_set=combo["feature_set"] if combo["method"] == "nn" else "cnn",
-                                  **({"pixel_weight": combo["pixel_weight"]} if "pixel_weight" in combo else {}),
+                                  pixel_weight=combo.get("pixel_weight", 1.0),
                                   random_state=seed, n_jobs=jobs, **iso, **kwargs)
     if combo["method"] == "nn":
         X = features[combo["pooling"]]
@@ -240,15 +240,15 @@ def main():
     parser.add_argument("--data", type=Path, default=None,
                         help="the shared data folder (default: $SPATIALEMBED_DATA, else ../shared/data beside the repo)")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.05, 0.3, 0.6])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="simulated sections per noise level")
-    parser.add_argument("--umap-seeds", type=int, nargs="+", default=[0, 1, 2], help="UMAP seeds on the real sets")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(6)), help="simulated sections per noise level")
+    parser.add_argument("--umap-seeds", type=int, nargs="+", default=list(range(10)), help="UMAP seeds on the real sets")
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--height", type=int, default=96)
     parser.add_argument("--molecules", type=int, default=60)
     parser.add_argument("--metrics", nargs="+", default=["euclidean", "cosine"])
     parser.add_argument("--clusterers", nargs="+", default=list(CLUSTERERS))
-    parser.add_argument("--pixel-weights", type=float, nargs="+", default=[1.0],
-                        help="pixel_weight values of the fused feature sets (default: 1)")
+    parser.add_argument("--pixel-weights", type=float, nargs="+", default=[1.0, 0.5],
+                        help="pixel_weight values of the fused feature sets (default: 1 and 0.5)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-simulated", action="store_true")
