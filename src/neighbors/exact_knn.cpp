@@ -49,10 +49,11 @@ constexpr std::size_t kDataBlockBytes = std::size_t{256} << 20;
 // Approximate search distances of every query against all data by float32 GEMM, fed to
 // `push(q, j, d)`. The data are centred on their column means μ (‖x̃‖² + ‖ỹ‖² − 2x̃·ỹ
 // cancels less than on raw values) one block of data rows at a time; the queries are not
-// copied: x̃·ỹ = x·ỹ − μ·ỹ. Each query sees the data in index order whatever num_threads is.
+// copied: x̃·ỹ = x·ỹ − μ·ỹ (in-place spaces: one block of 64 normalised queries at a time).
+// Each query sees the data in index order whatever num_threads is.
 template <class Push>
-void gemm_search(ConstMatrixF data, ConstMatrixF queries, int num_threads, Push&& push) {
-  const std::size_t n = data.rows, nq = queries.rows, d = data.cols;
+void gemm_search(const SearchSpace& data, const SearchSpace& queries, int num_threads, Push&& push) {
+  const std::size_t n = data.size(), nq = queries.size(), d = data.dim();
   const auto D = static_cast<Eigen::Index>(d);
   // Column means in double, one stripe of columns per task.
   constexpr std::size_t kColumns = 4096;
@@ -60,24 +61,28 @@ void gemm_search(ConstMatrixF data, ConstMatrixF queries, int num_threads, Push&
   parallel_for((d + kColumns - 1) / kColumns, num_threads, [&](std::size_t b) {
     const std::size_t c0 = b * kColumns, c1 = std::min(d, c0 + kColumns);
     for (std::size_t i = 0; i < n; ++i) {
-      const float* row = data.row(i);
-      for (std::size_t c = c0; c < c1; ++c) sums[c] += row[c];
+      if (!data.in_place()) {
+        const float* row = data.point(i);
+        for (std::size_t c = c0; c < c1; ++c) sums[c] += row[c];
+      } else {
+        for (std::size_t c = c0; c < c1; ++c) sums[c] += data.search_value(i, c);
+      }
     }
   }, 1);
   Eigen::RowVectorXf mean(D);
   for (std::size_t c = 0; c < d; ++c) mean[static_cast<Eigen::Index>(c)] = static_cast<float>(sums[c] / static_cast<double>(n));
   std::vector<double>().swap(sums);
 
-  auto centred_norm = [&](const float* row) {
+  auto centred_norm = [&](const SearchSpace& space, std::size_t i) {
     double s = 0.0;
     for (std::size_t c = 0; c < d; ++c) {
-      const double diff = static_cast<double>(row[c]) - mean[static_cast<Eigen::Index>(c)];
+      const double diff = static_cast<double>(space.search_value(i, c)) - mean[static_cast<Eigen::Index>(c)];
       s += diff * diff;
     }
     return static_cast<float>(s);
   };
   std::vector<float> q_norms(nq);
-  parallel_for(nq, num_threads, [&](std::size_t q) { q_norms[q] = centred_norm(queries.row(q)); }, 16);
+  parallel_for(nq, num_threads, [&](std::size_t q) { q_norms[q] = centred_norm(queries, q); }, 16);
 
   const std::size_t rows_per_block =
       std::clamp<std::size_t>(kDataBlockBytes / (std::max<std::size_t>(d, 1) * sizeof(float)), 16, kDataBlock);
@@ -91,14 +96,20 @@ void gemm_search(ConstMatrixF data, ConstMatrixF queries, int num_threads, Push&
     block_mu.resize(static_cast<Eigen::Index>(jn));
     parallel_for(jn, num_threads, [&](std::size_t r) {
       const auto R = static_cast<Eigen::Index>(r);
-      block.row(R) = Eigen::Map<const Eigen::RowVectorXf>(data.row(j0 + r), D) - mean;
-      block_norms[R] = centred_norm(data.row(j0 + r));
+      data.search_row(j0 + r, block.row(R).data());
+      block.row(R) -= mean;
+      block_norms[R] = centred_norm(data, j0 + r);
       block_mu[R] = mean.dot(block.row(R));
     }, 4);
     parallel_for(query_blocks, num_threads, [&](std::size_t qb) {
       const std::size_t q0 = qb * kQueryBlock, q1 = std::min(nq, q0 + kQueryBlock);
       const auto qn = static_cast<Eigen::Index>(q1 - q0);
-      const Eigen::Map<const RowMatrix> rows(queries.row(q0), qn, D);
+      RowMatrix normalised;
+      if (queries.in_place()) {
+        normalised.resize(qn, D);
+        for (Eigen::Index a = 0; a < qn; ++a) queries.search_row(q0 + static_cast<std::size_t>(a), normalised.row(a).data());
+      }
+      const Eigen::Map<const RowMatrix> rows(queries.in_place() ? normalised.data() : queries.point(q0), qn, D);
       const RowMatrix products = rows * block.transpose();
       for (Eigen::Index a = 0; a < qn; ++a) {
         const float qa = q_norms[q0 + static_cast<std::size_t>(a)];
@@ -131,7 +142,7 @@ KnnGraph search(const SearchSpace& data, const SearchSpace& queries, std::size_t
   std::vector<Candidates> all;
   if (gemm) {
     all.assign(nq, Candidates(m));
-    gemm_search(data.points(), queries.points(), num_threads,
+    gemm_search(data, queries, num_threads,
                 [&](std::size_t q, std::int32_t j, float d) { all[q].push(d, j); });
   }
 
@@ -143,7 +154,7 @@ KnnGraph search(const SearchSpace& data, const SearchSpace& queries, std::size_t
       local.assign(q1 - q0, Candidates(m));
       for (std::size_t j = 0; j < n; ++j) {
         for (std::size_t q = q0; q < q1; ++q) {
-          local[q - q0].push(static_cast<float>(data.search_distance(queries.point(q), data.point(j))),
+          local[q - q0].push(static_cast<float>(queries.search_distance_between(q, data, j)),
                              static_cast<std::int32_t>(j));
         }
       }
@@ -154,7 +165,7 @@ KnnGraph search(const SearchSpace& data, const SearchSpace& queries, std::size_t
     for (std::size_t q = q0; q < q1; ++q) {
       ranked.clear();
       for (const auto& [approx, j] : candidates(q).items()) {
-        const double d = data.search_distance(queries.point(q), data.point(static_cast<std::size_t>(j)));
+        const double d = queries.search_distance_between(q, data, static_cast<std::size_t>(j));
         ranked.emplace_back(d, !(self_query && static_cast<std::size_t>(j) == q), j);
       }
       if (self_query) ranked.emplace_back(0.0, false, static_cast<std::int32_t>(q));  // self, even if GEMM lost it
@@ -173,13 +184,14 @@ KnnGraph search(const SearchSpace& data, const SearchSpace& queries, std::size_t
 
 }  // namespace
 
+// The spaces normalise in place: a normalised copy of an ion-image stack would double it.
 KnnGraph exact_knn(ConstMatrixF X, std::size_t k, Metric metric, int num_threads) {
-  const SearchSpace space(X, metric, num_threads);
+  const SearchSpace space(X, metric, num_threads, true);
   return search(space, space, k, true, num_threads);
 }
 
 KnnGraph exact_knn(ConstMatrixF data, ConstMatrixF queries, std::size_t k, Metric metric, int num_threads) {
-  const SearchSpace data_space(data, metric, num_threads), query_space(queries, metric, num_threads);
+  const SearchSpace data_space(data, metric, num_threads, true), query_space(queries, metric, num_threads, true);
   return search(data_space, query_space, k, false, num_threads);
 }
 

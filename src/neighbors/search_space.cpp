@@ -1,5 +1,6 @@
 #include "neighbors/search_space.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "spatialembed/common/error.hpp"
@@ -21,13 +22,19 @@ void check_finite(ConstMatrixF X, int num_threads) {
 
 }  // namespace
 
-SearchSpace::SearchSpace(ConstMatrixF X, Metric metric, int num_threads) : metric_(metric), points_(X) {
+SearchSpace::SearchSpace(ConstMatrixF X, Metric metric, int num_threads, bool in_place)
+    : metric_(metric), points_(X) {
   SPATIALEMBED_CHECK(X.rows == 0 || X.cols >= 1, InvalidArgument,
                      "X must have at least one feature, got shape ({}, {})", X.rows, X.cols);
   check_finite(X, num_threads);
   if (metric != Metric::cosine && metric != Metric::correlation) return;
   const bool centre = metric == Metric::correlation;
-  normalized_.resize(X.size());
+  if (in_place) {
+    mean_.assign(X.rows, 0.0);
+    scale_.assign(X.rows, 0.0);
+  } else {
+    normalized_.resize(X.size());
+  }
   parallel_for(X.rows, num_threads, [&](std::size_t i) {
     const float* row = X.row(i);
     double mean = 0.0;
@@ -40,10 +47,33 @@ SearchSpace::SearchSpace(ConstMatrixF X, Metric metric, int num_threads) : metri
     SPATIALEMBED_CHECK(norm2 > 0.0, InvalidArgument, "X row {} is {}: {} distance is undefined for it", i,
                        centre ? "constant" : "all zeros", to_string(metric));
     const double scale = 1.0 / std::sqrt(norm2);
+    if (in_place) {
+      mean_[i] = mean, scale_[i] = scale;
+      return;
+    }
     float* out = normalized_.data() + i * X.cols;
     for (std::size_t k = 0; k < X.cols; ++k) out[k] = static_cast<float>((row[k] - mean) * scale);
   }, 256);
-  points_ = ConstMatrixF(normalized_.data(), X.rows, X.cols);
+  if (!in_place) points_ = ConstMatrixF(normalized_.data(), X.rows, X.cols);
+}
+
+void SearchSpace::search_row(std::size_t i, float* out) const {
+  const float* row = points_.row(i);
+  if (scale_.empty()) {
+    std::copy(row, row + dim(), out);
+    return;
+  }
+  for (std::size_t k = 0; k < dim(); ++k) out[k] = static_cast<float>((row[k] - mean_[i]) * scale_[i]);
+}
+
+double SearchSpace::search_distance_between(std::size_t i, const SearchSpace& other, std::size_t j) const {
+  if (scale_.empty() && other.scale_.empty()) return search_distance(point(i), other.point(j));
+  double sum = 0.0;
+  for (std::size_t k = 0; k < dim(); ++k) {
+    const double diff = static_cast<double>(search_value(i, k)) - static_cast<double>(other.search_value(j, k));
+    sum += diff * diff;
+  }
+  return sum;
 }
 
 namespace {

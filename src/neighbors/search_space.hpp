@@ -44,7 +44,11 @@ inline double manhattan_distance(const float* a, const float* b, std::size_t d) 
 /// zero row under cosine or a constant row under correlation throws InvalidArgument.
 class SearchSpace {
  public:
-  SearchSpace(ConstMatrixF X, Metric metric, int num_threads);
+  /// `in_place`: cosine and correlation keep each row's mean and scale instead of a normalised
+  /// copy, and `search_value`, `search_row` and `search_distance_between` normalise on the fly
+  /// to the very floats the copy would hold; `point`/`points` are then the caller's rows. For
+  /// searches over matrices too large to copy (an ion-image stack).
+  SearchSpace(ConstMatrixF X, Metric metric, int num_threads, bool in_place = false);
 
   std::size_t size() const { return points_.rows; }
   std::size_t dim() const { return points_.cols; }
@@ -52,6 +56,17 @@ class SearchSpace {
   ConstMatrixF points() const { return points_; }
 
   Metric metric() const { return metric_; }
+  /// Whether rows are normalised on the fly (see the constructor).
+  bool in_place() const { return !scale_.empty(); }
+  /// Element c of row i as the search sees it.
+  float search_value(std::size_t i, std::size_t c) const {
+    const float x = points_.row(i)[c];
+    return scale_.empty() ? x : static_cast<float>((x - mean_[i]) * scale_[i]);
+  }
+  /// Row i as the search sees it, written to `out` (dim() floats).
+  void search_row(std::size_t i, float* out) const;
+  /// `search_distance` between row i of this space and row j of `other` (same metric).
+  double search_distance_between(std::size_t i, const SearchSpace& other, std::size_t j) const;
   /// Whether the search distance is a squared euclidean distance (all metrics but manhattan).
   bool is_squared_euclidean() const { return metric_ != Metric::manhattan; }
 
@@ -73,7 +88,8 @@ class SearchSpace {
 
  private:
   Metric metric_;
-  std::vector<float> normalized_;  // cosine only
+  std::vector<float> normalized_;  // cosine and correlation, unless in place
+  std::vector<double> mean_, scale_;  // in place: row i searched as (x − mean_i)·scale_i
   ConstMatrixF points_;
 };
 

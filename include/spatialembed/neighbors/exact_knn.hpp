@@ -16,8 +16,9 @@ namespace spatialembed {
 /// extra candidates is re-ranked with exact float64 distances, so the result is the exact
 /// kNN barring float32 rounding beyond that margin. Manhattan is computed directly.
 /// Ties are broken by index, after the point itself. O(n² d) time. Memory: O(n·k) plus one
-/// centred block of data rows (≤ 256 MB; the matrix itself is never copied — except the
-/// normalised copy cosine and correlation search on).
+/// centred block of data rows (≤ 256 MB; the matrix itself is never copied: cosine and
+/// correlation normalise each row on the fly, to the floats a normalised copy would hold, plus
+/// one block of 64 normalised queries per thread).
 /// Throws InvalidArgument for k < 1, k > n, NaN/inf, or rows the metric cannot handle.
 KnnGraph exact_knn(ConstMatrixF X, std::size_t k, Metric metric, int num_threads = 0);
 

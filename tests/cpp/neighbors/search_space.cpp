@@ -32,3 +32,29 @@ TEST_CASE("Vectorised distance kernels agree with the plain double sums at every
     CHECK(std::abs(dot_f32(a.data(), b.data(), d) - dot) <= 1e-5 * magnitude);
   }
 }
+
+TEST_CASE("An in-place search space normalises on the fly to the copy's very floats", "[neighbors][search_space]") {
+  Rng rng(4);
+  const std::size_t n = 5, d = 37;
+  std::vector<float> x(n * d);
+  for (float& v : x) v = static_cast<float>(rng.uniform() * 3.0 + 0.5);
+  for (const Metric metric : {Metric::cosine, Metric::correlation}) {
+    const ConstMatrixF X(x.data(), n, d);
+    const SearchSpace copy(X, metric, 1), in_place(X, metric, 1, true);
+    CHECK(!copy.in_place());
+    REQUIRE(in_place.in_place());
+    CHECK(in_place.point(2) == x.data() + 2 * d);  // the caller's rows, not a copy
+    std::vector<float> row(d);
+    for (std::size_t i = 0; i < n; ++i) {
+      in_place.search_row(i, row.data());
+      for (std::size_t c = 0; c < d; ++c) {
+        REQUIRE(row[c] == copy.point(i)[c]);
+        REQUIRE(in_place.search_value(i, c) == copy.point(i)[c]);
+      }
+      for (std::size_t j = 0; j < n; ++j) {
+        REQUIRE(in_place.search_distance_between(i, in_place, j) == copy.search_distance(copy.point(i), copy.point(j)));
+        REQUIRE(in_place.search_distance_between(i, copy, j) == copy.search_distance_between(i, copy, j));
+      }
+    }
+  }
+}
