@@ -47,21 +47,22 @@ def add_parser(subparsers):
                     help="weight of the pixels against the CNN features in cnn+pixels and cnn*pixels "
                          "(default: the library's)")
     cl = p.add_argument_group("UMAP and the clusterer (DBSCAN or HDBSCAN)")
-    cl.add_argument("--n-neighbors", type=int, default=15, help="UMAP neighbours (default: 15)")
-    cl.add_argument("--min-dist", type=float, default=0.0, help="UMAP min_dist (default: 0)")
+    cl.add_argument("--n-neighbors", type=int, default=None, help="UMAP neighbours (default: the library's)")
+    cl.add_argument("--min-dist", type=float, default=None, help="UMAP min_dist (default: the library's)")
     cl.add_argument("--metric", choices=["euclidean", "cosine", "correlation", "manhattan"], default=None,
                     help="UMAP input distance (default: the preset's)")
     cl.add_argument("--eps", type=float, default=None, help="DBSCAN eps (default: knee of the k-distance curve)")
-    cl.add_argument("--min-samples", type=int, default=5, help="DBSCAN min_samples (default: 5)")
+    cl.add_argument("--min-samples", type=int, default=None, help="DBSCAN min_samples (default: the library's)")
     cl.add_argument("--clusterer", choices=["dbscan", "hdbscan"], default=None,
                     help="clustering of the UMAP coordinates (default: the preset's; the paper's is dbscan)")
-    cl.add_argument("--min-cluster-size", type=int, default=5,
-                    help="HDBSCAN min_cluster_size (default: 5)")
+    cl.add_argument("--min-cluster-size", type=int, default=None,
+                    help="HDBSCAN min_cluster_size (default: the library's)")
     cl.add_argument("--hdbscan-min-samples", type=int, default=None,
                     help="HDBSCAN min_samples (default: min_cluster_size)")
-    cl.add_argument("--cluster-selection-method", choices=["eom", "leaf"], default="eom",
-                    help="HDBSCAN cluster selection (default: eom)")
-    cl.add_argument("--hotspot-quantile", type=float, default=0.99, help="clip each image at this quantile (default: 0.99)")
+    cl.add_argument("--cluster-selection-method", choices=["eom", "leaf"], default=None,
+                    help="HDBSCAN cluster selection (default: the library's)")
+    cl.add_argument("--hotspot-quantile", type=float, default=None,
+                    help="clip each image at this quantile (default: the library's)")
     cl.add_argument("--remove-spikes", action=argparse.BooleanOptionalAction, default=None,
                     help="clip single-pixel spikes to their highest measured neighbour before the quantile clip "
                          "(default: the preset's; paper: off)")
@@ -81,9 +82,13 @@ def add_parser(subparsers):
     return p
 
 
+def given(**flags):
+    """The flags given on the command line; the others keep the library's defaults."""
+    return {name: value for name, value in flags.items() if value is not None}
+
+
 def run(args):
     from .cluster import HDBSCAN
-    from .manifold import UMAP
     from .nn import Embedder
     from .workflow import cluster_ions, read_mz_list
 
@@ -116,13 +121,13 @@ def run(args):
     clustering_options = dict(
         embedder=Embedder(args.backbone, args.weights, args.device, args.batch_size, args.threads,
                           input_size=args.input_size, pooling=args.pooling),
-        feature_set=args.feature_set, **({} if args.pixel_weight is None else {"pixel_weight": args.pixel_weight}),
-        umap=UMAP(n_components=3, n_neighbors=args.n_neighbors, min_dist=args.min_dist, metric=args.metric),
+        feature_set=args.feature_set,
+        umap=default_umap().set_params(metric=args.metric, **given(n_neighbors=args.n_neighbors, min_dist=args.min_dist)),
         clusterer=args.clusterer,
-        hdbscan=HDBSCAN(min_cluster_size=args.min_cluster_size, min_samples=args.hdbscan_min_samples,
-                        cluster_selection_method=args.cluster_selection_method),
-        eps=args.eps, min_samples=args.min_samples, hotspot_quantile=args.hotspot_quantile,
-        isotope_tolerance=args.isotope_tolerance, isotope_unit=args.isotope_unit,
+        hdbscan=HDBSCAN(min_samples=args.hdbscan_min_samples, **given(
+            min_cluster_size=args.min_cluster_size, cluster_selection_method=args.cluster_selection_method)),
+        eps=args.eps, isotope_tolerance=args.isotope_tolerance, isotope_unit=args.isotope_unit,
+        **given(pixel_weight=args.pixel_weight, min_samples=args.min_samples, hotspot_quantile=args.hotspot_quantile),
         random_state=args.seed, n_jobs=args.threads, verbose=not args.quiet, **preprocess)
     run = cluster_ions(args.input, args.out, methods=methods, overwrite=args.overwrite, reference=args.reference,
                        report=not args.no_report, load_options=load_options, clustering_options=clustering_options,
