@@ -108,9 +108,7 @@ def run(args):
     for name, value in preset.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("remove_spikes", "hotspot_ignore_zeros"):
-        if getattr(args, name) is not None:
-            preprocess[name] = getattr(args, name)
+    preprocess.update(given(remove_spikes=args.remove_spikes, hotspot_ignore_zeros=args.hotspot_ignore_zeros))
 
     log = (lambda line: None) if args.quiet else (lambda line: print(f"cluster-ions: {line}", file=sys.stderr))
     methods = ["nn", "umap_only"] if args.method == "both" else [args.method]

@@ -61,12 +61,7 @@ void gemm_search(const SearchSpace& data, const SearchSpace& queries, int num_th
   parallel_for((d + kColumns - 1) / kColumns, num_threads, [&](std::size_t b) {
     const std::size_t c0 = b * kColumns, c1 = std::min(d, c0 + kColumns);
     for (std::size_t i = 0; i < n; ++i) {
-      if (!data.in_place()) {
-        const float* row = data.point(i);
-        for (std::size_t c = c0; c < c1; ++c) sums[c] += row[c];
-      } else {
-        for (std::size_t c = c0; c < c1; ++c) sums[c] += data.search_value(i, c);
-      }
+      for (std::size_t c = c0; c < c1; ++c) sums[c] += data.search_value(i, c);
     }
   }, 1);
   Eigen::RowVectorXf mean(D);
